@@ -1,0 +1,78 @@
+"""The half-open UTC time window one load covers, and the checks that keep it honest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from daily_provider.exceptions import DailyConfigError
+
+ZERO_WIDTH_HINT = (
+    "Airflow 3's schedule='@daily' gives zero-width data intervals; schedule the DAG with "
+    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC') or pass explicit start/end."
+)
+
+
+def parse_timestamp(value: str | datetime, *, name: str = "timestamp") -> datetime:
+    """Parse an ISO-8601 string or datetime into an aware UTC datetime; naive input is an error."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise DailyConfigError(
+                f"{name}={value!r} is not an ISO-8601 timestamp; use e.g. 2024-03-15T00:00:00Z"
+            ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise DailyConfigError(
+            f"{name}={value!r} has no time zone; give an aware timestamp such as 2024-03-15T00:00:00Z"
+        )
+    return parsed.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[start, end)`` in UTC. Both ends are aware datetimes and ``start < end``."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+                raise DailyConfigError(f"window {name}={value!r} must be an aware datetime (UTC)")
+            object.__setattr__(self, name, value.astimezone(timezone.utc))
+        if self.start == self.end:
+            raise DailyConfigError(
+                f"the window [{self.start.isoformat()}, {self.end.isoformat()}) is zero-width. {ZERO_WIDTH_HINT}"
+            )
+        if self.start > self.end:
+            raise DailyConfigError(
+                f"window start {self.start.isoformat()} is after its end {self.end.isoformat()}; "
+                "start must come before end"
+            )
+
+    @classmethod
+    def parse(cls, start: str | datetime, end: str | datetime) -> Window:
+        return cls(parse_timestamp(start, name="start"), parse_timestamp(end, name="end"))
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def days(self) -> Iterator[Window]:
+        """Split into UTC calendar-day windows (the first and last may be partial)."""
+        cursor = self.start
+        while cursor < self.end:
+            next_midnight = (cursor + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            piece_end = min(next_midnight, self.end)
+            yield Window(cursor, piece_end)
+            cursor = piece_end
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
