@@ -1,0 +1,427 @@
+"""DuckDB warehouse: the embedded default sink for Daily logs windows.
+
+Each window is replaced in one transaction (DELETE the window, one bulk INSERT ... SELECT from the
+staged Parquet file), after the table's columns were added or widened to fit the staged ones.
+DuckDB lets only one process open a file for writing, so every write holds an exclusive
+``flock`` on ``<path>.lock`` and opens the database under it: concurrent loads of one file wait for
+each other instead of failing. The SQL is in ``sql/duckdb/``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import duckdb
+import orjson
+
+from daily_provider.exceptions import DailyConfigError, WarehouseError
+from daily_provider.schema import ColumnType, is_valid_column_name, widen
+from daily_provider.sql import render, validate_name
+from daily_provider.warehouses.base import LOADS_TABLE, LoadRecord, StagedWindow
+from daily_provider.window import Window
+
+log = logging.getLogger(__name__)
+
+DIALECT = "duckdb"
+
+DUCKDB_TYPES: dict[ColumnType, str] = {
+    ColumnType.BOOL: "BOOLEAN",
+    ColumnType.INT64: "BIGINT",
+    ColumnType.FLOAT64: "DOUBLE",
+    ColumnType.STRING: "VARCHAR",
+    ColumnType.TIMESTAMP: "TIMESTAMPTZ",
+    ColumnType.JSON: "JSON",
+}
+
+# information_schema spells TIMESTAMPTZ out in full.
+_COLUMN_TYPES_BY_DUCKDB_NAME: dict[str, ColumnType] = {
+    **{duckdb_type: column_type for column_type, duckdb_type in DUCKDB_TYPES.items()},
+    "TIMESTAMP WITH TIME ZONE": ColumnType.TIMESTAMP,
+}
+
+# The window key: the DELETE compares these, so their types must never change.
+_KEY_COLUMNS: dict[str, ColumnType] = {
+    "id": ColumnType.STRING,
+    "created_at": ColumnType.TIMESTAMP,
+    "source": ColumnType.STRING,
+}
+
+_LOCK_POLL_SECONDS = 0.05
+
+
+def quote_identifier(name: str) -> str:
+    """Quote ``name`` as a DuckDB identifier (doubling embedded quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_name(table: str) -> str:
+    try:
+        return validate_name(table, what="table")
+    except ValueError as exc:
+        raise DailyConfigError(str(exc)) from None
+
+
+class DuckDBWarehouse:
+    """Load Daily logs windows into a DuckDB file.
+
+    :param path: The DuckDB database file. Its directory must exist; the file is created on first use.
+    :param memory_limit: DuckDB ``memory_limit`` for the connection (e.g. ``"1GB"``); ``None`` keeps
+        DuckDB's default (80% of RAM). The buffer cache, not Python, sets the load's peak memory.
+    :param threads: DuckDB ``threads`` for the connection; ``None`` keeps DuckDB's default (all cores).
+    :param lock_timeout: Seconds to wait while another process writes to the same file.
+
+    Nothing is opened in ``__init__``. Each write takes the file lock, opens the database, and
+    closes both when done, unless :meth:`connect` was called: then the connection and the lock are
+    held until :meth:`close`.
+    """
+
+    dialect = DIALECT
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        memory_limit: str | None = "1GB",
+        threads: int | None = 2,
+        lock_timeout: float = 600.0,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.memory_limit = memory_limit
+        self.threads = threads
+        self.lock_timeout = lock_timeout
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._lock_file: IO[bytes] | None = None
+
+    # -- connection and lock -------------------------------------------------------------------
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """Return the open connection, taking the file lock and opening the file if needed.
+
+        The lock is held until :meth:`close`, so other processes loading this file wait meanwhile.
+        """
+        if self._conn is None:
+            self._lock()
+            try:
+                self._conn = self._open()
+            except BaseException:
+                self._unlock()
+                raise
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection and release the file lock (safe to call twice)."""
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                conn.close()
+        finally:
+            self._unlock()
+
+    def __enter__(self) -> DuckDBWarehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection for one write; released afterwards unless :meth:`connect` holds it."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            self.close()
+
+    def _lock(self) -> None:
+        if not self.path.parent.is_dir():
+            raise DailyConfigError(
+                f"the DuckDB file {self.path} is in a directory that does not exist: {self.path.parent}. "
+                "Create that directory or point the warehouse at a file in an existing one."
+            )
+        lock_file = open(self.lock_path, "ab")  # noqa: SIM115 - held open for the lock's lifetime
+        started = time.monotonic()
+        waiting_logged = False
+        while True:
+            try:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if waited >= self.lock_timeout:
+                    lock_file.close()
+                    raise WarehouseError(
+                        f"another load holds the DuckDB file {self.path} (lock file {self.lock_path}); "
+                        f"gave up after waiting {waited:.1f}s. Let that load finish and retry, or raise "
+                        f"lock_timeout (now {self.lock_timeout:g}s) on DuckDBWarehouse or the operator."
+                    ) from None
+                if not waiting_logged:
+                    log.info("waiting up to %gs for another load to release %s", self.lock_timeout, self.path)
+                    waiting_logged = True
+                time.sleep(min(_LOCK_POLL_SECONDS, max(self.lock_timeout - waited, 0.0)))
+        self._lock_file = lock_file
+
+    def _unlock(self) -> None:
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            # Closing the descriptor releases the flock.
+            lock_file.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        config: dict[str, Any] = {}
+        if self.memory_limit is not None:
+            config["memory_limit"] = self.memory_limit
+        if self.threads is not None:
+            config["threads"] = self.threads
+        try:
+            conn = duckdb.connect(str(self.path), config=config)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"could not open the DuckDB file {self.path}: {exc}. Check that it is a DuckDB database "
+                "and that no other program (e.g. the duckdb CLI) has it open."
+            ) from exc
+        try:
+            conn.execute(render(DIALECT, "configure_session"))
+        except duckdb.Error as exc:
+            conn.close()
+            raise WarehouseError(f"could not configure the DuckDB connection to {self.path}: {exc}") from exc
+        return conn
+
+    # -- the Warehouse protocol ----------------------------------------------------------------
+
+    def replace_window(self, *, table: str, source: str, window: Window, staged: StagedWindow) -> int:
+        """Replace ``source``'s rows of ``window`` in ``table`` by the staged rows; return how many.
+
+        Creates the table if missing and adds or widens columns first (additive, kept even if
+        the replace then fails). The DELETE and the INSERT run in one transaction: on any failure
+        the table's rows are exactly what they were, and :class:`WarehouseError` is raised.
+        """
+        table_sql = quote_identifier(_table_name(table))
+        what = f"window {window} of source {source!r} into DuckDB table {table!r} ({self.path})"
+        staged_columns = _checked_staged_columns(staged.columns, what)
+        clock = time.monotonic()
+        with self._session() as conn:
+            self._check_staged_rows(conn, source, window, staged, what)
+            try:
+                conn.execute(render(DIALECT, "create_logs_table", table=table_sql))
+                table_types = self._settle_columns(conn, table, table_sql, staged_columns, what)
+            except duckdb.Error as exc:
+                raise WarehouseError(
+                    f"preparing the table for {what} failed: {exc}. No rows were changed; "
+                    "fix the cause and re-run the window."
+                ) from exc
+            deleted, inserted = self._swap_window(conn, table_sql, source, window, staged, table_types, what)
+        log.info(
+            "DuckDB: replaced %d rows with %d staged rows for %s in %.2fs",
+            deleted,
+            inserted,
+            what,
+            time.monotonic() - clock,
+        )
+        return inserted
+
+    def record_load(self, record: LoadRecord) -> None:
+        """Insert or update (by ``load_id``) the audit row in ``daily_logs_loads``."""
+        loads_sql = quote_identifier(LOADS_TABLE)
+        params = asdict(record)
+        params["extra"] = orjson.dumps(record.extra, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        with self._session() as conn:
+            try:
+                conn.execute(render(DIALECT, "create_loads_table", loads=loads_sql))
+                conn.execute(render(DIALECT, "upsert_load", loads=loads_sql), params)
+            except duckdb.Error as exc:
+                raise WarehouseError(
+                    f"recording load {record.load_id} (status {record.status!r}) in DuckDB table "
+                    f"{LOADS_TABLE!r} ({self.path}) failed: {exc}"
+                ) from exc
+
+    def table_columns(self, table: str) -> dict[str, ColumnType]:
+        """Return ``table``'s columns and logical types in table order (empty if it does not exist)."""
+        name = _table_name(table)
+        with self._session() as conn:
+            raw = self._raw_columns(conn, name)
+        return {column: _column_type(name, column, duckdb_type) for column, duckdb_type in raw.items()}
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _raw_columns(self, conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+        rows = conn.execute(render(DIALECT, "table_columns"), {"table_name": table}).fetchall()
+        return {column: duckdb_type for column, duckdb_type in rows}
+
+    def _check_staged_rows(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        source: str,
+        window: Window,
+        staged: StagedWindow,
+        what: str,
+    ) -> None:
+        params = {
+            "path": str(staged.path),
+            "source": source,
+            "window_start": window.start,
+            "window_end": window.end,
+        }
+        try:
+            row = conn.execute(render(DIALECT, "count_staged_outside_window"), params).fetchone()
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"could not read the staged file {staged.path} for {what}: {exc}. No rows were changed; "
+                "re-run the window to stage it again."
+            ) from exc
+        outside = row[0] if row else 0
+        if outside:
+            raise WarehouseError(
+                f"{outside} staged rows for {what} have another source or a created_at outside the "
+                "window; loading them would leave rows no replace of this window removes. No rows were "
+                "changed; the staging step must write only the window's rows of that source."
+            )
+
+    def _settle_columns(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table: str,
+        table_sql: str,
+        staged_columns: Mapping[str, ColumnType],
+        what: str,
+    ) -> dict[str, ColumnType]:
+        """Add missing columns and widen narrower ones; return the table types of the staged columns.
+
+        Types are settled once, before any row is written: a type change in the middle of a load
+        costs a rewrite of the column each time.
+        """
+        raw = self._raw_columns(conn, table)
+        current = {name.lower(): (name, duckdb_type) for name, duckdb_type in raw.items()}
+        for column, key_type in _KEY_COLUMNS.items():
+            table_type = _column_type(table, *current[column]) if column in current else None
+            if table_type is not key_type:
+                raise WarehouseError(
+                    f"the table's window key column {column} is {table_type.value if table_type else 'missing'} but must "
+                    f"be {key_type.value} to replace {what}; nothing was changed. Load into a table created "
+                    "by this provider."
+                )
+        settled: dict[str, ColumnType] = {}
+        for column, staged_type in staged_columns.items():
+            column_sql = quote_identifier(column)
+            if column not in current:
+                conn.execute(
+                    render(
+                        DIALECT,
+                        "add_column",
+                        table=table_sql,
+                        column=column_sql,
+                        column_type=DUCKDB_TYPES[staged_type],
+                    )
+                )
+                settled[column] = staged_type
+                continue
+            table_type = _column_type(table, *current[column])
+            wider = widen(table_type, staged_type)
+            assert wider is not None  # both types are known
+            if wider != table_type:
+                log.info("DuckDB: widening %s.%s from %s to %s", table, column, table_type.value, wider.value)
+                conn.execute(
+                    render(
+                        DIALECT,
+                        "alter_column_type",
+                        table=table_sql,
+                        column=column_sql,
+                        column_type=DUCKDB_TYPES[wider],
+                    )
+                )
+            settled[column] = wider
+        return settled
+
+    def _swap_window(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table_sql: str,
+        source: str,
+        window: Window,
+        staged: StagedWindow,
+        table_types: Mapping[str, ColumnType],
+        what: str,
+    ) -> tuple[int, int]:
+        columns_sql = ", ".join(quote_identifier(column) for column in table_types)
+        values_sql = ", ".join(
+            f"CAST({quote_identifier(column)} AS {DUCKDB_TYPES[column_type]})"
+            for column, column_type in table_types.items()
+        )
+        delete_sql = render(DIALECT, "delete_window", table=table_sql)
+        insert_sql = render(DIALECT, "insert_window", table=table_sql, columns=columns_sql, values=values_sql)
+        window_params = {"source": source, "window_start": window.start, "window_end": window.end}
+        conn.begin()
+        try:
+            deleted = _count(conn.execute(delete_sql, window_params).fetchone())
+            inserted = _count(conn.execute(insert_sql, {"path": str(staged.path)}).fetchone())
+            if inserted != staged.rows:
+                raise WarehouseError(
+                    f"the staged file {staged.path} holds {inserted} rows but its StagedWindow says "
+                    f"{staged.rows}; rolled back {what}. Re-run the window to stage it again."
+                )
+            conn.commit()
+        except duckdb.Error as exc:
+            _rollback(conn)
+            raise WarehouseError(
+                f"replacing {what} failed and was rolled back, so the table holds what it held before: "
+                f"{exc}. Fix the cause and re-run the window."
+            ) from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        return deleted, inserted
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    # A failed COMMIT has already ended the transaction; the original error is the one to raise.
+    with suppress(duckdb.TransactionException):
+        conn.rollback()
+
+
+def _count(row: tuple[Any, ...] | None) -> int:
+    return int(row[0]) if row else 0
+
+
+def _column_type(table: str, column: str, duckdb_type: str) -> ColumnType:
+    try:
+        return _COLUMN_TYPES_BY_DUCKDB_NAME[duckdb_type]
+    except KeyError:
+        known = ", ".join(sorted(set(DUCKDB_TYPES.values())))
+        raise WarehouseError(
+            f"column {column} of DuckDB table {table!r} has type {duckdb_type}, which this provider does "
+            f"not manage (it writes {known}); change the column back to one of those types or drop it"
+        ) from None
+
+
+def _checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict[str, ColumnType]:
+    """The staged columns, after checking names and the window key columns."""
+    bad = [name for name in columns if not is_valid_column_name(name)]
+    if bad:
+        raise WarehouseError(
+            f"staged columns {bad!r} for {what} are not valid column names (lowercase letters, digits "
+            "and '_', starting with a letter or '_', at most 300 characters); nothing was changed. "
+            "Column names must come from schema.column_name."
+        )
+    for name, key_type in _KEY_COLUMNS.items():
+        if columns.get(name) != key_type:
+            raise WarehouseError(
+                f"the staged window for {what} must have column {name} of type {key_type.value}, "
+                f"got {columns.get(name)!r}; nothing was changed."
+            )
+    return {name: ColumnType(column_type) for name, column_type in columns.items()}

@@ -1,0 +1,49 @@
+-- Insert or update the audit row of one load attempt, keyed by load_id.
+MERGE INTO {{loads}} AS target
+USING (
+    SELECT
+        $load_id AS load_id,
+        $run_id AS run_id,
+        $table_name AS table_name,
+        $source AS source,
+        CAST($window_start AS TIMESTAMPTZ) AS window_start,
+        CAST($window_end AS TIMESTAMPTZ) AS window_end,
+        $status AS status,
+        CAST($started_at AS TIMESTAMPTZ) AS started_at,
+        CAST($finished_at AS TIMESTAMPTZ) AS finished_at,
+        CAST($rows AS BIGINT) AS rows,
+        CAST($pages AS BIGINT) AS pages,
+        CAST($requests AS BIGINT) AS requests,
+        CAST($retries AS BIGINT) AS retries,
+        CAST($redacted_values AS BIGINT) AS redacted_values,
+        CAST($parse_errors AS BIGINT) AS parse_errors,
+        CAST($error AS VARCHAR) AS error,
+        CAST($extra AS JSON) AS extra
+) AS staged
+ON target.load_id = staged.load_id
+WHEN MATCHED THEN UPDATE SET
+    run_id = staged.run_id,
+    table_name = staged.table_name,
+    source = staged.source,
+    window_start = staged.window_start,
+    window_end = staged.window_end,
+    status = staged.status,
+    started_at = staged.started_at,
+    finished_at = staged.finished_at,
+    rows = staged.rows,
+    pages = staged.pages,
+    requests = staged.requests,
+    retries = staged.retries,
+    redacted_values = staged.redacted_values,
+    parse_errors = staged.parse_errors,
+    error = staged.error,
+    extra = staged.extra
+WHEN NOT MATCHED THEN INSERT (
+    load_id, run_id, table_name, source, window_start, window_end, status, started_at, finished_at,
+    rows, pages, requests, retries, redacted_values, parse_errors, error, extra
+) VALUES (
+    staged.load_id, staged.run_id, staged.table_name, staged.source, staged.window_start,
+    staged.window_end, staged.status, staged.started_at, staged.finished_at, staged.rows,
+    staged.pages, staged.requests, staged.retries, staged.redacted_values, staged.parse_errors,
+    staged.error, staged.extra
+);
