@@ -1,0 +1,166 @@
+"""Settings of the simulator: the data it serves (SimulatorConfig) and the faults it injects (FaultConfig).
+
+Both are plain dataclasses so tests, the CLI and the ``POST /_sim/faults`` control endpoint build them
+the same way; :func:`faults_from_mapping` is the one place that turns untrusted JSON into a FaultConfig.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from daily_provider.window import parse_timestamp
+
+CONVENTIONS = ("stripe", "literal")
+RETRY_AFTER_STYLES = ("seconds", "http-date", "none")
+_RATES = (
+    "error_5xx_rate",
+    "rate_429",
+    "stall_rate",
+    "drop_rate",
+    "truncate_rate",
+    "html_rate",
+    "empty_rate",
+    "duplicate_rate",
+)
+
+_INTEGERS = ("seed", "burst_429", "arrivals_per_request", "max_limit", "auth_fail_after", "forbidden_after")
+_NUMBERS = (*_RATES, "retry_after_seconds", "rate_limit_per_second", "latency_ms", "stall_seconds")
+_OPTIONAL = ("rate_limit_per_second", "auth_fail_after", "forbidden_after")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass
+class FaultConfig:
+    """Fault switches, all off by default. Decisions are a function of ``seed`` and the request number."""
+
+    seed: int = 0
+    error_5xx_rate: float = 0.0
+    rate_429: float = 0.0
+    burst_429: int = 0
+    retry_after: str = "seconds"
+    retry_after_seconds: float = 1.0
+    rate_limit_per_second: float | None = None
+    latency_ms: float = 0.0
+    stall_rate: float = 0.0
+    stall_seconds: float = 2.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    html_rate: float = 0.0
+    empty_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    arrivals_per_request: int = 0
+    max_limit: int = 100
+    auth_fail_after: int | None = None
+    forbidden_after: int | None = None
+    unknown_cursor_ids: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.unknown_cursor_ids = frozenset(self.unknown_cursor_ids)
+        # Settings also arrive as JSON (POST /_sim/faults): check types here, not deep in a request.
+        for name in (*_INTEGERS, *_NUMBERS):
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if not _is_number(value) or (name in _INTEGERS and not float(value).is_integer()):
+                kind = "an integer" if name in _INTEGERS else "a number"
+                raise ValueError(f"FaultConfig.{name}={value!r} must be {kind}")
+            if name in _INTEGERS:
+                setattr(self, name, int(value))
+        for name in _RATES:
+            value = getattr(self, name)
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(
+                    f"FaultConfig.{name}={value!r} is not a probability; give a number in [0, 1]"
+                )
+        if self.retry_after not in RETRY_AFTER_STYLES:
+            raise ValueError(
+                f"FaultConfig.retry_after={self.retry_after!r} is unknown; use one of {', '.join(RETRY_AFTER_STYLES)}"
+            )
+        for name in (
+            "burst_429",
+            "arrivals_per_request",
+            "retry_after_seconds",
+            "latency_ms",
+            "stall_seconds",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FaultConfig.{name}={getattr(self, name)!r} is negative; give 0 or more")
+        if self.max_limit < 1:
+            raise ValueError(f"FaultConfig.max_limit={self.max_limit!r} must be at least 1")
+        if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
+            raise ValueError(
+                f"FaultConfig.rate_limit_per_second={self.rate_limit_per_second!r} must be positive, or None for no limit"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict (the shape ``POST /_sim/faults`` accepts)."""
+        data = dataclasses.asdict(self)
+        data["unknown_cursor_ids"] = sorted(self.unknown_cursor_ids)
+        return data
+
+
+FAULT_FIELDS = tuple(f.name for f in dataclasses.fields(FaultConfig))
+
+
+def faults_from_mapping(data: Mapping[str, Any]) -> FaultConfig:
+    """Build a FaultConfig from a JSON object; fields not given keep their defaults.
+
+    Raises ValueError naming the unknown fields or the bad value, so the control endpoint can answer 400.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a JSON object of FaultConfig fields, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(FAULT_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown fault field(s) {unknown}; valid fields: {', '.join(FAULT_FIELDS)}")
+    values = dict(data)
+    if "unknown_cursor_ids" in values:
+        ids = values["unknown_cursor_ids"]
+        if isinstance(ids, str) or not isinstance(ids, list | tuple | set | frozenset):
+            raise ValueError("unknown_cursor_ids must be a list of log ids")
+        values["unknown_cursor_ids"] = frozenset(str(i) for i in ids)
+    try:
+        return FaultConfig(**values)
+    except TypeError as exc:
+        raise ValueError(f"bad fault settings: {exc}") from None
+
+
+@dataclass
+class SimulatorConfig:
+    """What the simulator serves: a seeded timeline of ``days`` days from ``start`` per source."""
+
+    seed: int = 1
+    start: str = "2026-01-01T00:00:00Z"
+    days: int = 5
+    api_per_day: int = 2000
+    webhook_per_day: int = 300
+    convention: str = "stripe"
+    api_key: str = "sim-key"
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        start = parse_timestamp(self.start, name="SimulatorConfig.start")
+        if start.hour or start.minute or start.second or start.microsecond:
+            # Day boundaries are where window edges fall; the midnight tie clusters rely on them.
+            raise ValueError(
+                f"SimulatorConfig.start={self.start!r} must be a UTC midnight, e.g. 2026-01-01T00:00:00Z"
+            )
+        if self.days < 1:
+            raise ValueError(f"SimulatorConfig.days={self.days!r} must be at least 1")
+        for name in ("api_per_day", "webhook_per_day"):
+            if not 0 <= getattr(self, name) <= 86_400_000:
+                raise ValueError(f"SimulatorConfig.{name}={getattr(self, name)!r} must be in [0, 86400000]")
+        if self.convention not in CONVENTIONS:
+            raise ValueError(
+                f"SimulatorConfig.convention={self.convention!r} is unknown; use one of {', '.join(CONVENTIONS)}"
+            )
+        if not self.api_key:
+            raise ValueError("SimulatorConfig.api_key must not be empty")
+
+    def per_day(self, source: str) -> int:
+        return self.api_per_day if source == "api" else self.webhook_per_day

@@ -1,0 +1,393 @@
+"""The simulated Daily API as a pure request -> response function.
+
+:class:`Simulator` answers ``GET /v1/logs/api`` the way DAILY_API.md describes (Bearer auth, ``limit``
+capped silently, both cursor conventions, ``source`` and ``url`` filters, a bare JSON array newest
+first) and injects the faults of its :class:`FaultConfig`. It also answers the ``/_sim/*`` control
+endpoints (truth, stats, faults, reset, health), which are never counted and never faulted.
+
+No I/O and no threads here: latency, stalls and dropped connections come back as instructions on the
+:class:`Response` (``delay``, ``drop``) for the HTTP server to carry out. A lock makes one Simulator
+safe to share between the server's handler threads.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from daily_provider.simulator.config import FaultConfig, SimulatorConfig, faults_from_mapping
+from daily_provider.simulator.faults import FaultState, format_seconds
+from daily_provider.simulator.records import SOURCES, RecordFactory
+from daily_provider.simulator.timeline import format_ms, to_ms
+from daily_provider.window import parse_timestamp
+
+LOGS_PATH = "/v1/logs/api"
+DEFAULT_LIMIT = 20
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+_SERVER_ERROR_HTML = (
+    "<html><head><title>{status} Server Error</title></head><body><h1>{status}</h1>"
+    "<p>The server is temporarily unable to service your request.</p></body></html>"
+)
+_FAULTY_PAGE_HTML = (
+    b"<!DOCTYPE html><html><head><title>Daily</title></head><body><p>Loading...</p></body></html>"
+)
+
+
+@dataclass
+class Response:
+    """What to answer. ``delay`` seconds pass before the answer; ``drop`` cuts the body and the connection."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": JSON_TYPE})
+    delay: float = 0.0
+    drop: bool = False
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def _json(status: int, data: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, orjson.dumps(data), {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+def error_response(status: int, error: str, info: str, headers: Mapping[str, str] | None = None) -> Response:
+    """Daily's error shape: ``{"error": <stable type>, "info": <human text>}``."""
+    return _json(status, {"error": error, "info": info}, headers)
+
+
+class _BadRequest(Exception):
+    """A logs request parameter Daily would reject with 400 invalid-request-error."""
+
+
+@dataclass
+class _Query:
+    source: str
+    limit: int
+    cursor: str | None  # "starting_after" | "ending_before"
+    cursor_id: str
+    url: str | None
+
+
+class Simulator:
+    """Daily's logs endpoint over a seeded, lazily generated timeline. Pure apart from a clock."""
+
+    def __init__(self, config: SimulatorConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._factories = {source: RecordFactory(config, source) for source in SOURCES}
+        self._arrivals = dict.fromkeys(SOURCES, 0)
+        self._faults = FaultState(config.faults, clock)
+        self.reset_stats()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def faults(self) -> FaultConfig:
+        return self._faults.config
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Use ``faults`` from the next request on, with fresh counters (request number, burst, limiter)."""
+        with self._lock:
+            self._faults = FaultState(faults, self._clock)
+
+    def count(self, source: str) -> int:
+        """How many records exist now for ``source`` (the timeline plus head arrivals so far)."""
+        factory = self._factory(source)
+        with self._lock:
+            return factory.timeline.total + self._arrivals[source]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self._requests,
+                "by_status": dict(sorted(self._by_status.items())),
+                "pages_served": self._pages,
+                "records_served": self._records_served,
+                "faults_injected": dict(sorted(self._injected.items())),
+                "arrivals": dict(self._arrivals),
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._requests = 0
+            self._pages = 0
+            self._records_served = 0
+            self._by_status: Counter[str] = Counter()
+            self._injected: Counter[str] = Counter()
+
+    def truth(self, source: str, start: datetime | str, end: datetime | str) -> list[dict[str, Any]]:
+        """The records with createdAt in [start, end), newest first, exactly as the API serves them."""
+        factory = self._factory(source)
+        count = self.count(source)
+        start_ms = to_ms(parse_timestamp(start, name="start"))
+        end_ms = to_ms(parse_timestamp(end, name="end"))
+        low = factory.timeline.first_at_or_after(start_ms, count)
+        high = factory.timeline.first_at_or_after(end_ms, count)
+        return [factory.record(index) for index in range(high - 1, low - 1, -1)]
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes = b"",
+    ) -> Response:
+        """Answer one request. ``query`` maps each parameter to its values, as ``urllib.parse.parse_qs`` does."""
+        if path.startswith("/_sim/"):
+            return self._control(method, path, query, body)
+        if path.rstrip("/") != LOGS_PATH:
+            return error_response(
+                404, "not-found", f"no route {method} {path}; the simulator serves GET {LOGS_PATH}"
+            )
+        if method != "GET":
+            return error_response(
+                405, "invalid-request-error", f"{method} is not allowed on {LOGS_PATH}; use GET"
+            )
+        return self._logs(query, {key.lower(): value for key, value in headers.items()})
+
+    def _logs(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> Response:
+        with self._lock:
+            self._requests += 1
+            state = self._faults
+            request = state.next_request()
+        response = self._answer_logs(state, request, query, headers)
+        latency = state.config.latency_ms / 1000.0
+        if state.hit(request, "stall", state.config.stall_rate):
+            self._count_fault("stall")
+            latency += state.config.stall_seconds
+        response.delay += latency
+        with self._lock:
+            self._by_status[str(response.status)] += 1
+        return response
+
+    def _answer_logs(
+        self, state: FaultState, request: int, query: Mapping[str, list[str]], headers: Mapping[str, str]
+    ) -> Response:
+        faults = state.config
+        authorization = headers.get("authorization", "")
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip() or " " in key.strip():
+            return error_response(
+                400,
+                "authorization-header-error",
+                "the Authorization header is missing or malformed; send 'Authorization: Bearer <API key>'",
+            )
+        if not hmac.compare_digest(key.strip().encode(), self.config.api_key.encode()):
+            return error_response(401, "authentication-error", "the API key is not valid for this domain")
+        if faults.auth_fail_after is not None and request > faults.auth_fail_after:
+            self._count_fault("auth_fail")
+            return error_response(
+                401, "authentication-error", "the API key is not valid for this domain (key revoked)"
+            )
+        if faults.forbidden_after is not None and request > faults.forbidden_after:
+            self._count_fault("forbidden")
+            return error_response(403, "forbidden-error", "this API key may not read logs")
+        try:
+            params = self._parse(query, faults)
+        except _BadRequest as exc:
+            return error_response(400, "invalid-request-error", str(exc))
+
+        factory = self._factories[params.source]
+        with self._lock:
+            # Arrivals land after this request's snapshot: later requests (and truth()) see them.
+            count = factory.timeline.total + self._arrivals[params.source]
+            self._arrivals[params.source] += faults.arrivals_per_request
+            cursor_index = self._cursor_index(factory, params, count, faults)
+            throttled = self._throttle(state, request) if cursor_index is not None else None
+        if cursor_index is None:
+            return error_response(
+                400, "invalid-request-error", f"{params.cursor}: unknown log id {params.cursor_id!r}"
+            )
+        if throttled is not None:
+            return throttled
+        if state.hit(request, "5xx", faults.error_5xx_rate):
+            self._count_fault("5xx")
+            return self._server_error(state, request)
+        return self._page(state, request, factory, params, count, cursor_index)
+
+    def _parse(self, query: Mapping[str, list[str]], faults: FaultConfig) -> _Query:
+        values: dict[str, str] = {}
+        for name in ("limit", "starting_after", "ending_before", "source", "url"):
+            given = query.get(name, [])
+            if len(given) > 1:
+                raise _BadRequest(f"{name} was given {len(given)} times; give it once")
+            if given:
+                values[name] = given[0]
+        source = values.get("source", "api")
+        if source not in SOURCES:
+            raise _BadRequest(f"source must be 'api' or 'webhook' (unquoted), got {source!r}")
+        limit_text = values.get("limit", str(DEFAULT_LIMIT))
+        try:
+            limit = int(limit_text)
+        except ValueError:
+            raise _BadRequest(f"limit must be a positive integer, got {limit_text!r}") from None
+        if limit < 1:
+            raise _BadRequest(f"limit must be a positive integer, got {limit_text!r}")
+        if "starting_after" in values and "ending_before" in values:
+            raise _BadRequest("give at most one of starting_after and ending_before")
+        cursor = next((name for name in ("starting_after", "ending_before") if name in values), None)
+        return _Query(
+            source=source,
+            limit=min(limit, faults.max_limit),
+            cursor=cursor,
+            cursor_id=values[cursor] if cursor else "",
+            url=values.get("url"),
+        )
+
+    def _cursor_index(
+        self, factory: RecordFactory, params: _Query, count: int, faults: FaultConfig
+    ) -> int | None:
+        """The cursor record's index; -1 when there is no cursor; None when the id is unknown. Under the lock."""
+        if params.cursor is None:
+            return -1
+        if params.cursor_id in faults.unknown_cursor_ids:
+            self._injected["unknown_cursor"] += 1
+            return None
+        index = factory.timeline.index_of(params.cursor_id)
+        return index if index is not None and index < count else None
+
+    def _throttle(self, state: FaultState, request: int) -> Response | None:
+        """A 429 from the burst, the random rate or the server-side limiter; None to go on. Under the lock."""
+        faults = state.config
+        fired = "burst_429" if state.take_burst() else None
+        if fired is None and state.hit(request, "429", faults.rate_429):
+            fired = "rate_429"
+        if fired is not None:
+            self._injected[fired] += 1
+            return error_response(
+                429,
+                "rate-limit-error",
+                "Too many requests. Please retry with exponential backoff.",
+                state.retry_after(faults.retry_after_seconds),
+            )
+        wait = state.take_token()
+        if wait is not None:
+            self._injected["rate_limit"] += 1
+            return error_response(
+                429,
+                "rate-limit-error",
+                f"rate limit of {format_seconds(faults.rate_limit_per_second or 0)} requests/s exceeded",
+                state.retry_after(wait),
+            )
+        return None
+
+    def _server_error(self, state: FaultState, request: int) -> Response:
+        status = (500, 502, 503, 504)[int(state.draw(request, "5xx-status") * 4)]
+        if state.draw(request, "5xx-html") < 0.3:
+            html = _SERVER_ERROR_HTML.replace("{status}", str(status)).encode()
+            return Response(status, html, {"Content-Type": HTML_TYPE})
+        return error_response(
+            status, "server-error", "An internal error occurred. Please retry with exponential backoff."
+        )
+
+    def _page(
+        self, state: FaultState, request: int, factory: RecordFactory, params: _Query, count: int, cursor: int
+    ) -> Response:
+        indices = self._select(factory, params, count, cursor)
+        fault = state.body_fault(request)
+        if fault == "duplicate" and cursor >= 0:
+            # The cursor record itself comes back: it was already on the previous page.
+            if self._moves_older(params):
+                indices = [cursor, *indices[: params.limit - 1]]
+            else:
+                indices = [*indices[1:], cursor] if len(indices) >= params.limit else [*indices, cursor]
+        elif fault == "duplicate":
+            fault = None
+        body = b"[" + b",".join(factory.encoded(index) for index in indices) + b"]"
+        response = Response(200, body)
+        if fault == "drop":
+            response.drop = True
+        elif fault == "truncate":
+            response.body = body[: max(1, int(len(body) * (0.2 + 0.6 * state.draw(request, "cut"))))]
+        elif fault == "html":
+            response = Response(200, _FAULTY_PAGE_HTML, {"Content-Type": HTML_TYPE})
+        elif fault == "empty":
+            response.body = b""
+        with self._lock:
+            if fault is not None:
+                self._injected[fault] += 1
+            if fault in (None, "duplicate"):
+                self._pages += 1
+                self._records_served += len(indices)
+        return response
+
+    def _moves_older(self, params: _Query) -> bool:
+        older_param = "starting_after" if self.config.convention == "stripe" else "ending_before"
+        return params.cursor == older_param
+
+    def _select(self, factory: RecordFactory, params: _Query, count: int, cursor: int) -> list[int]:
+        """Indices of the page, newest first: the ``limit`` records adjacent to the cursor."""
+        limit = params.limit
+        older = cursor < 0 or self._moves_older(params)
+        start = count - 1 if cursor < 0 else (cursor - 1 if older else cursor + 1)
+        step = -1 if older else 1
+        if params.url is None:
+            stop = max(-1, start - limit) if older else min(count, start + limit)
+            chosen = list(range(start, stop, step))
+        else:
+            chosen = []
+            index = start
+            while 0 <= index < count and len(chosen) < limit:
+                if factory.url(index) == params.url:
+                    chosen.append(index)
+                index += step
+        return chosen if older else chosen[::-1]
+
+    def _count_fault(self, name: str) -> None:
+        with self._lock:
+            self._injected[name] += 1
+
+    def _factory(self, source: str) -> RecordFactory:
+        try:
+            return self._factories[source]
+        except KeyError:
+            raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}") from None
+
+    # -- control endpoints -------------------------------------------------------------------
+    def _control(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> Response:
+        route = (method, path.rstrip("/"))
+        try:
+            if route == ("GET", "/_sim/health"):
+                return _json(200, {"status": "ok"})
+            if route == ("GET", "/_sim/stats"):
+                return _json(200, self.stats())
+            if route == ("POST", "/_sim/reset"):
+                self.reset_stats()
+                return _json(200, {"reset": True})
+            if route == ("GET", "/_sim/faults"):
+                return _json(200, self.faults.to_json())
+            if route == ("POST", "/_sim/faults"):
+                faults = faults_from_mapping(orjson.loads(body or b"{}"))
+                self.set_faults(faults)
+                return _json(200, faults.to_json())
+            if route == ("GET", "/_sim/truth"):
+                return self._truth_response(query)
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            return error_response(400, "invalid-request-error", str(exc))
+        return error_response(
+            404,
+            "not-found",
+            f"no control route {method} {path}; use GET /_sim/health|stats|faults|truth, POST /_sim/reset|faults",
+        )
+
+    def _truth_response(self, query: Mapping[str, list[str]]) -> Response:
+        source = (query.get("source") or ["api"])[0]
+        factory = self._factory(source)
+        first = format_ms(factory.timeline.start_ms)
+        # Without an end, include every head arrival so far.
+        last = format_ms(factory.timeline.created_ms(self.count(source)) + 1)
+        start = (query.get("start") or [first])[0]
+        end = (query.get("end") or [last])[0]
+        return _json(200, self.truth(source, start, end))
