@@ -1,0 +1,381 @@
+"""The walk over Daily's newest-first log pages toward older records, as a small strategy object.
+
+Daily's docs contradict themselves on which cursor parameter moves toward older records, so the walk
+detects it from the data and then holds the API to it: every page must be at or older than its
+cursor and bring at least one record not seen before, or the walk stops with the ids and timestamps
+involved. It knows records only as id + createdAt + the raw dict, and pages only through a ``fetch``
+function, so it runs the same against HTTP, a fake, or the simulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from daily_provider.exceptions import DailyPaginationError
+from daily_provider.hooks.retry import MalformedResponse
+from daily_provider.window import Window
+
+STRIPE = "stripe"
+LITERAL = "literal"
+# The query parameter that moves toward older records under each reading of the docs.
+OLDER_PARAM = {STRIPE: "starting_after", LITERAL: "ending_before"}
+# How often a page holding only the cursor record is asked for again before it is judged.
+CURSOR_REPLAY_REASKS = 2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WalkStats:
+    """Counters filled in while walking; the operator logs and audits them."""
+
+    requests: int = 0
+    pages: int = 0
+    retries: int = 0
+    records_seen: int = 0
+    records_yielded: int = 0
+    duplicates_skipped: int = 0
+    convention: str | None = None
+    oldest_seen: datetime | None = None
+    newest_seen: datetime | None = None
+    rate_limited: int = 0
+    waited_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """One accepted page, as passed to ``on_page`` (enough to store a cursor anchor)."""
+
+    first_id: str
+    first_created_at: datetime
+    last_id: str
+    last_created_at: datetime
+    records: int
+    convention: str | None
+
+
+class Entry(NamedTuple):
+    """A validated record of a page: its id and event time next to the raw dict Daily sent."""
+
+    id: str
+    created_at: datetime
+    record: dict[str, Any]
+
+
+# (cursor parameter, cursor id) -> validated page; (None, None) asks for the newest page.
+Fetch = Callable[[str | None, str | None], list[Entry]]
+
+
+def parse_created_at(value: object) -> datetime | None:
+    """Parse Daily's ``createdAt`` (ISO-8601, UTC, milliseconds) into an aware UTC datetime, or None.
+
+    A timestamp without an offset is read as UTC, which is what Daily documents for this field.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_page(body: Any) -> list[Entry]:
+    """Check that a decoded body is a page of log records and return its entries.
+
+    Raises MalformedResponse (a transport fault, retried) for anything but a JSON array of objects
+    with a string ``id`` and a parseable ``createdAt``; an empty array is a valid, empty page.
+    """
+    if not isinstance(body, list):
+        raise MalformedResponse(f"expected a JSON array of log records, got a JSON {_json_type(body)}")
+    entries = []
+    for position, item in enumerate(body):
+        if not isinstance(item, dict):
+            raise MalformedResponse(
+                f"item {position} of the page is a JSON {_json_type(item)}, not an object"
+            )
+        record_id = item.get("id")
+        if not isinstance(record_id, str) or not record_id:
+            raise MalformedResponse(f"item {position} of the page has no string 'id' ({_short(record_id)})")
+        created_at = parse_created_at(item.get("createdAt"))
+        if created_at is None:
+            raise MalformedResponse(
+                f"record {record_id} has createdAt={_short(item.get('createdAt'))}, not an ISO-8601 timestamp"
+            )
+        entries.append(Entry(record_id, created_at, item))
+    return entries
+
+
+class CursorWalk:
+    """Walk pages from the newest record back past ``window.start``; iterate to get in-window records.
+
+    :param fetch: returns one validated page for a cursor (see ``Fetch``).
+    :param window: ``[start, end)``; records outside it are read but not yielded.
+    :param stats: counters to fill in (the transport fills requests, retries and waits).
+    :param describe: how to name this walk in messages, e.g. ``source=api, window [..)``.
+    :param on_page: called after each accepted page, once its in-window records have been yielded.
+    :param progress_every: log a progress line every this many pages.
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        window: Window,
+        *,
+        stats: WalkStats,
+        describe: str,
+        on_page: Callable[[PageInfo], None] | None = None,
+        progress_every: int = 10,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._window = window
+        self._stats = stats
+        self._describe = describe
+        self._on_page = on_page
+        self._progress_every = max(1, progress_every)
+        self._log = logger or log
+        self._clock = clock
+        self._started = 0.0
+        self._convention: str | None = None
+        # Pages only move older, so an id can come back only at the oldest timestamp seen so far:
+        # remembering the ids at that timestamp dedupes in O(ties) memory, not O(window).
+        self._frontier_time: datetime | None = None
+        self._frontier_ids: set[str] = set()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._started = self._clock()
+        page = self._fetch(None, None)
+        if not page:
+            self._finish(ran_out=True)
+            return
+        yield from self._accept(page, cursor=None)
+        while page[-1].created_at >= self._window.start:
+            cursor = page[-1]
+            if self._convention is None:
+                page = self._detect(cursor)
+            else:
+                page = self._fetch_after(OLDER_PARAM[self._convention], cursor)
+            if not page:
+                self._finish(ran_out=True)
+                return
+            yield from self._accept(page, cursor=cursor)
+        self._finish(ran_out=False)
+
+    def _detect(self, cursor: Entry) -> list[Entry]:
+        """Find which parameter walks older; return the first older page (empty at the end of data)."""
+        probe = self._fetch_after("starting_after", cursor)
+        direction = self._direction(probe, cursor, "starting_after")
+        if direction == "older":
+            self._set_convention(STRIPE)
+            return probe
+        if direction == "newer":
+            self._set_convention(LITERAL)
+            return self._fetch_after("ending_before", cursor)
+        probe = self._fetch_after("ending_before", cursor)
+        direction = self._direction(probe, cursor, "ending_before")
+        if direction == "older":
+            self._set_convention(LITERAL)
+            return probe
+        if direction == "newer":
+            # ending_before walks newer, so starting_after was the older direction and had nothing left.
+            self._set_convention(STRIPE)
+        return []
+
+    def _fetch_after(self, param: str, cursor: Entry) -> list[Entry]:
+        """Fetch the page for a cursor, asking again while it holds nothing but the cursor record.
+
+        A page that is only the cursor itself is what a replaying cache or a one-off duplicate looks
+        like, and it carries no information; judging it at once would fail a healthy walk.
+        """
+        page = self._fetch(param, cursor.id)
+        for _ in range(CURSOR_REPLAY_REASKS):
+            if not (len(page) == 1 and page[0].id == cursor.id):
+                break
+            self._stats.retries += 1
+            self._log.warning(
+                "Daily answered %s=%s with only the cursor record itself (%s); asking again",
+                param,
+                cursor.id,
+                self._describe,
+            )
+            page = self._fetch(param, cursor.id)
+        return page
+
+    def _direction(self, page: list[Entry], cursor: Entry, param: str) -> str:
+        """Classify a probe page as ``older``, ``newer`` (or only already seen) or ``empty``."""
+        newer = [e for e in page if e.created_at > cursor.created_at]
+        fresh_older = [e for e in page if e.created_at <= cursor.created_at and not self._seen(e)]
+        if newer and fresh_older:
+            raise DailyPaginationError(
+                f"Daily's page for {param}={cursor.id} (cursor createdAt {_ts(cursor.created_at)}) mixes "
+                f"records newer than the cursor ({_list(newer)}) with unseen older ones ({_list(fresh_older)}), "
+                f"so neither cursor reading holds ({self._describe}). Expected one direction per page; re-run "
+                "the task, and if it repeats report it: the API's paging may have changed."
+            )
+        if fresh_older:
+            return "older"
+        return "newer" if page else "empty"
+
+    def _accept(self, page: list[Entry], cursor: Entry | None) -> Iterator[dict[str, Any]]:
+        self._check_order(page, cursor)
+        if cursor is not None:
+            self._check_against_cursor(page, cursor)
+        fresh = self._take_fresh(page)
+        if cursor is not None and not fresh:
+            raise DailyPaginationError(
+                f"Daily returned a page of only already-seen records ({_list(page)}) for "
+                f"{self._cursor_text(cursor)}, {self._convention_text()} ({self._describe}). Expected older "
+                "records or an empty page; stopping instead of looping. Re-run the task, and if it repeats "
+                "report it: the API's paging may have changed."
+            )
+        start, end = self._window.start, self._window.end
+        for entry in fresh:
+            if start <= entry.created_at < end:
+                self._stats.records_yielded += 1
+                yield entry.record
+        self._stats.pages += 1
+        if self._on_page is not None:
+            first, last = page[0], page[-1]
+            self._on_page(
+                PageInfo(first.id, first.created_at, last.id, last.created_at, len(page), self._convention)
+            )
+        if self._stats.pages % self._progress_every == 0:
+            self._log.info("Daily logs walk progress (%s): %s", self._describe, self._progress())
+
+    def _check_order(self, page: list[Entry], cursor: Entry | None) -> None:
+        for newer, older in itertools.pairwise(page):
+            if older.created_at > newer.created_at:
+                where = "the newest page" if cursor is None else self._cursor_text(cursor)
+                raise DailyPaginationError(
+                    f"Daily's page for {where} is not newest first: {newer.id} at {_ts(newer.created_at)} is "
+                    f"followed by {older.id} at {_ts(older.created_at)} ({self._convention_text()}, "
+                    f"{self._describe}). Expected non-increasing createdAt within a page; re-run the task, "
+                    "and if it repeats report it."
+                )
+
+    def _check_against_cursor(self, page: list[Entry], cursor: Entry) -> None:
+        newer = [e for e in page if e.created_at > cursor.created_at]
+        if newer:
+            raise DailyPaginationError(
+                f"Daily returned records newer than the cursor for {self._cursor_text(cursor)}: {_list(newer)} "
+                f"({self._convention_text()}, {self._describe}). Expected every record after the cursor to be "
+                "at or older than it; re-run the task, and if it repeats report it: the API's paging may "
+                "have changed."
+            )
+
+    def _seen(self, entry: Entry) -> bool:
+        return entry.created_at == self._frontier_time and entry.id in self._frontier_ids
+
+    def _take_fresh(self, page: list[Entry]) -> list[Entry]:
+        """Drop records already seen, remember the rest, and count both."""
+        stats = self._stats
+        fresh = []
+        for entry in page:
+            if self._seen(entry):
+                stats.duplicates_skipped += 1
+                continue
+            if entry.created_at != self._frontier_time:
+                self._frontier_time = entry.created_at
+                self._frontier_ids = set()
+            self._frontier_ids.add(entry.id)
+            fresh.append(entry)
+            stats.records_seen += 1
+            if stats.newest_seen is None or entry.created_at > stats.newest_seen:
+                stats.newest_seen = entry.created_at
+            if stats.oldest_seen is None or entry.created_at < stats.oldest_seen:
+                stats.oldest_seen = entry.created_at
+        return fresh
+
+    def _set_convention(self, convention: str) -> None:
+        self._convention = convention
+        self._stats.convention = convention
+        self._log.info(
+            "Daily cursor convention detected (%s): %s (%s walks toward older records)",
+            self._describe,
+            convention,
+            OLDER_PARAM[convention],
+        )
+
+    def _finish(self, *, ran_out: bool) -> None:
+        stats = self._stats
+        if ran_out and (stats.oldest_seen is None or stats.oldest_seen > self._window.start):
+            if stats.oldest_seen is None:
+                self._log.warning(
+                    "Daily returned no records at all (%s); if records are expected, check the source, "
+                    "the url filter and the key's domain (retention unknown).",
+                    self._describe,
+                )
+            else:
+                self._log.warning(
+                    "Daily returned nothing older than %s, which is after the window start %s (%s): "
+                    "the window may predate what Daily still keeps (retention unknown); loading what there is.",
+                    _ts(stats.oldest_seen),
+                    _ts(self._window.start),
+                    self._describe,
+                )
+        self._log.info("Daily logs walk done (%s): %s", self._describe, self._progress(final=True))
+
+    def _progress(self, *, final: bool = False) -> str:
+        stats = self._stats
+        elapsed = max(self._clock() - self._started, 1e-9)
+        text = (
+            f"{stats.pages} pages, {stats.records_seen} records seen, {stats.records_yielded} in window, "
+            f"{stats.requests} requests, {stats.retries} retries, {stats.records_seen / elapsed:.1f} records/s"
+        )
+        if final:
+            span = (
+                f"{_ts(stats.oldest_seen)} .. {_ts(stats.newest_seen)}"
+                if stats.oldest_seen and stats.newest_seen
+                else "none"
+            )
+            text += (
+                f", {stats.duplicates_skipped} duplicates skipped, {stats.rate_limited} rate-limited, "
+                f"{stats.waited_seconds:.1f} s waited, convention {self._convention or 'not needed'}, "
+                f"records seen span {span}, {elapsed:.1f} s"
+            )
+        return text
+
+    def _cursor_text(self, cursor: Entry) -> str:
+        param = OLDER_PARAM[self._convention] if self._convention else "cursor"
+        return f"{param}={cursor.id} (cursor createdAt {_ts(cursor.created_at)})"
+
+    def _convention_text(self) -> str:
+        convention = self._convention
+        if convention is None:
+            return "convention not yet detected"
+        return f"convention {convention} ({OLDER_PARAM[convention]} walks older)"
+
+
+def _ts(moment: datetime | None) -> str:
+    if moment is None:
+        return "none"
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def _list(entries: list[Entry], limit: int = 5) -> str:
+    shown = ", ".join(f"{e.id} at {_ts(e.created_at)}" for e in entries[:limit])
+    more = len(entries) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), "number")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
