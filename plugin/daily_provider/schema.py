@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from enum import Enum
 
 
@@ -150,9 +150,22 @@ def column_name(prefix: str, path: Iterable[str]) -> str:
     return name
 
 
-def merge_columns(
-    current: Mapping[str, ColumnType], new: Mapping[str, ColumnType]
-) -> dict[str, ColumnType]:
+def unique_column_name(prefix: str, path: Sequence[str], taken: Container[str]) -> str:
+    """:func:`column_name`, made unique against ``taken`` when two paths meet on one name.
+
+    That takes a key that is literally another key's sanitized form (``username_1a2b3c4d``);
+    the later path gets a deterministic hash suffix, so the result depends only on arrival order.
+    """
+    name = column_name(prefix, path)
+    attempt = 0
+    while name in taken:
+        attempt += 1
+        suffix = _short_hash("\x00".join([str(attempt), prefix, *path]))
+        name = f"{name[: MAX_COLUMN_NAME_LENGTH - 9]}_{suffix}"
+    return name
+
+
+def merge_columns(current: Mapping[str, ColumnType], new: Mapping[str, ColumnType]) -> dict[str, ColumnType]:
     """Merge two column maps: keep ``current``'s order, widen shared columns, append new ones."""
     merged = dict(current)
     for name, column_type in new.items():

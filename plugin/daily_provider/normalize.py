@@ -1,0 +1,273 @@
+"""Normalization: one raw Daily log record into one warehouse row. Pure, no I/O, deterministic.
+
+The core columns come from the record's top-level fields; ``request`` and ``response`` (JSON
+encoded strings in Daily's answer) are parsed, redacted, stored as compact JSON text and
+flattened into ``request__*`` / ``response__*`` columns. A body that is not JSON is not an
+error: its masked text and the parser's message get their own columns. :class:`Normalizer`
+carries the state one window shares (admitted columns, caches, counters); the staging writer
+uses it, and :func:`normalize_record` wraps it for a single record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from daily_provider.endpoints import endpoint_template
+from daily_provider.exceptions import DailyConfigError
+from daily_provider.flatten import TIMESTAMP, BigNumber, BodyFlattener, Entry, dump_json, parse_timestamp_text
+from daily_provider.redaction import (
+    DEFAULT_REDACTION,
+    REDACTED,
+    Action,
+    RedactionPolicy,
+    redact_url,
+    value_text,
+)
+from daily_provider.schema import CORE_COLUMNS
+from daily_provider.window import parse_timestamp
+
+__all__ = [
+    "DEFAULT_REDACTION",
+    "REDACTED",
+    "Action",
+    "NormalizeConfig",
+    "Normalizer",
+    "RedactionPolicy",
+    "endpoint_template",
+    "normalize_record",
+    "redact_url",
+]
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """How records become rows.
+
+    ``max_depth``: keys nested deeper than this many levels are not flattened; the object at the
+    cap is stored as JSON text in its column. ``max_columns``: flattened columns per window;
+    paths first seen after the cap is reached are not flattened (their values stay in the body's
+    JSON column).
+    """
+
+    redaction: RedactionPolicy = DEFAULT_REDACTION
+    max_depth: int = 5
+    max_columns: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_depth, int) or self.max_depth < 1:
+            raise DailyConfigError(f"max_depth={self.max_depth!r} must be an integer of at least 1")
+        if not isinstance(self.max_columns, int) or self.max_columns < 0:
+            raise DailyConfigError(
+                f"max_columns={self.max_columns!r} must be an integer of at least 0 (0 turns flattening off)"
+            )
+
+
+DEFAULT_CONFIG = NormalizeConfig()
+
+# The order of the core values a Normalizer returns; it is CORE_COLUMNS' order.
+CORE_ORDER = (
+    "id", "created_at", "source", "method", "url", "endpoint", "status", "is_error", "ip", "user_id",
+    "domain_id", "request", "response", "request_text", "response_text", "request_parse_error",
+    "response_parse_error",
+)  # fmt: skip
+assert tuple(CORE_COLUMNS) == CORE_ORDER, "CORE_ORDER must follow schema.CORE_COLUMNS"
+
+_TEXT_TYPES = (str, bytes, bytearray, memoryview)
+
+
+class Normalizer:
+    """Normalizes the records of one window; counts redacted values and unparseable bodies."""
+
+    def __init__(self, config: NormalizeConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+        self.policy = config.redaction.compiled
+        self.flattener = BodyFlattener(
+            self.policy, max_depth=config.max_depth, max_columns=config.max_columns
+        )
+        self.parse_errors = 0
+        self._core_redacted = 0
+
+    @property
+    def redacted_values(self) -> int:
+        return self.flattener.redacted + self._core_redacted
+
+    def normalize(self, raw: Mapping[str, Any]) -> tuple[tuple[Any, ...], list[Entry]]:
+        """Return the core values (in CORE_COLUMNS order) and the flattened ``(column, value, type)``.
+
+        Flattened values are Python values of their type, except TIMESTAMP ones, which stay the
+        original ISO text (so a column that later widens to STRING keeps the exact text).
+        """
+        get = raw.get
+        entries: list[Entry] = []
+        request, request_text, request_error = self._body("request", get("request"), entries)
+        response, response_text, response_error = self._body("response", get("response"), entries)
+        source = _text(get("source"))
+        url = _text(get("url"))
+        endpoint = endpoint_template(url, source or "")
+        if url is not None:
+            url, masked = self.policy.redact_url(url)
+            self._core_redacted += masked
+        status = _status(get("status"))
+        return (
+            _text(get("id")),
+            _created_at(get("createdAt")),
+            source,
+            _text(get("method")),
+            url,
+            endpoint,
+            status,
+            None if status is None else status >= 400,
+            self._ip(get("ip")),
+            _text(get("userId")),
+            _text(get("domainId")),
+            request,
+            response,
+            request_text,
+            response_text,
+            request_error,
+            response_error,
+        ), entries
+
+    def _ip(self, value: Any) -> str | None:
+        ip = _text(value)
+        if ip is None:
+            return None
+        action = self.policy.key_action("ip")
+        if action == "drop" or action == "hash":
+            self._core_redacted += 1
+            return self.policy.apply(action, ip)
+        return ip
+
+    def _body(self, prefix: str, raw: Any, entries: list[Entry]) -> tuple[str | None, str | None, str | None]:
+        """Return (JSON text, masked text when not JSON, parser message when not JSON)."""
+        if raw is None:
+            return None, None, None
+        if isinstance(raw, _TEXT_TYPES):
+            if not raw:  # an empty body (204, some DELETEs) is no body, not a parse error
+                return None, None, None
+            source: str | bytes | bytearray | memoryview = raw
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                return self._not_json(raw, str(exc))
+        else:
+            # An already parsed body is the caller's: redaction works on a copy made by a round trip.
+            try:
+                source = orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:  # ints beyond 64 bits, nesting orjson refuses, types JSON lacks
+                try:
+                    source = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+                except (TypeError, ValueError, RecursionError) as exc:
+                    return self._not_json(str(raw), f"the {prefix} value is not JSON-serializable: {exc}")
+            try:
+                body = orjson.loads(source)
+            except orjson.JSONDecodeError as exc:
+                return self._not_json(source, str(exc))
+        mark = len(entries)
+        redacted = self.flattener.redacted
+        try:
+            try:
+                self.flattener.flatten(prefix, body, entries)
+            except BigNumber:
+                del entries[mark:]
+                self.flattener.redacted = redacted
+                body = _exact_loads(source)
+                self.flattener.check_big_numbers = False
+                if body is None:  # only orjson reads it; keep its floats
+                    body = orjson.loads(source)
+                try:
+                    self.flattener.flatten(prefix, body, entries)
+                finally:
+                    self.flattener.check_big_numbers = True
+            return dump_json(body), None, None
+        except (RecursionError, ValueError) as exc:  # nested too deep to write back as JSON
+            del entries[mark:]
+            self.flattener.redacted = redacted
+            text = source if isinstance(source, str) else bytes(source).decode("utf-8", "replace")
+            return self._not_json(text, f"the {prefix} body nests too deeply to store as JSON ({exc})")
+
+    def _not_json(self, raw: str | bytes | bytearray | memoryview, message: str) -> tuple[None, str, str]:
+        self.parse_errors += 1
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates cannot be stored as UTF-8
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        text, masked = self.policy.mask_text(text)
+        self._core_redacted += masked
+        return None, text, message
+
+
+def _exact_loads(source: str | bytes | bytearray | memoryview) -> Any:
+    """Parse with the stdlib, which keeps integers of any size exact; None if it refuses."""
+    try:
+        return json.loads(
+            bytes(source) if isinstance(source, memoryview) else source, parse_constant=_no_constant
+        )
+    except (ValueError, RecursionError):
+        return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return value_text(value)
+
+
+def _status(value: Any) -> int | None:
+    kind = type(value)
+    if kind is int:
+        return value if -(2**63) <= value < 2**63 else None
+    if kind is str:
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) < 19:
+            return int(text)
+        return None
+    if kind is float and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return None
+
+
+def _created_at(value: Any) -> datetime | None:
+    if type(value) is str:
+        # Daily's own form, 2024-03-15T18:42:00.000Z, is nearly every record: skip the general parser.
+        if len(value) == 24 and value[23] == "Z" and value[19] == "." and value[10] == "T":
+            try:
+                moment = datetime.fromisoformat(value[:23])
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is None:
+                return moment.replace(tzinfo=timezone.utc)
+        parsed = parse_timestamp_text(value)
+        if parsed is not None:
+            return parsed
+        try:
+            return parse_timestamp(value, name="createdAt")
+        except ValueError:
+            return None
+    if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(timezone.utc)
+    return None
+
+
+def normalize_record(raw: Mapping[str, Any], config: NormalizeConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+    """Return one row: every CORE_COLUMNS name (None when absent) and the flattened body columns.
+
+    Values are str, int, float, bool or aware UTC datetime (TIMESTAMP); JSON columns hold JSON
+    text. Column caps apply to this record alone; the staging writer applies them per window.
+    """
+    core, entries = Normalizer(config).normalize(raw)
+    row = dict(zip(CORE_ORDER, core, strict=True))
+    for column, value, kind in entries:
+        row[column] = parse_timestamp_text(value) if kind is TIMESTAMP else value
+    return row
