@@ -17,8 +17,9 @@ class DailyAPIError(DailyError):
     Carries Daily's stable ``error`` type and human ``info`` text.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, error: str | None = None,
-                 info: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, error: str | None = None, info: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error

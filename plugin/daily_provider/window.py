@@ -76,3 +76,26 @@ class Window:
 
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def resolve_window(
+    start: str | datetime | None,
+    end: str | datetime | None,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+) -> Window:
+    """Pick the window for one load: explicit ``start``/``end`` win, else the run's data interval.
+
+    A missing or zero-width data interval is an error that tells the DAG author what to change.
+    """
+    if start in ("", None) and end in ("", None):
+        if interval_start is None or interval_end is None:
+            raise DailyConfigError(
+                "no window: the run has no data interval and no start/end were given. "
+                f"Pass start= and end=, or schedule the DAG with a data-interval timetable. {ZERO_WIDTH_HINT}"
+            )
+        return Window(interval_start, interval_end)
+    if start in ("", None) or end in ("", None):
+        raise DailyConfigError("give both start and end, or neither (then the data interval is used)")
+    assert start is not None and end is not None
+    return Window.parse(start, end)

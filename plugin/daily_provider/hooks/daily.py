@@ -369,6 +369,14 @@ class DailyHook(BaseHook):
             if settings.redaction_secret:
                 _mask_in_airflow_logs(settings.redaction_secret)
             self._settings = settings
+            log.info(
+                "Daily API %s (%s): at most %s requests/s, %s retries, read timeout %ss",
+                settings.base_url,
+                origin,
+                settings.requests_per_second,
+                settings.max_retries,
+                settings.read_timeout,
+            )
         return self._settings
 
     def _connection(self) -> Any:

@@ -1,0 +1,51 @@
+# Everything bootstraps itself: a pinned uv in .tools/, the locked venv in .venv/, the BigQuery
+# emulator's own venv in .venv-bq/ (its fastapi pin clashes with Airflow's). Only the package
+# index is needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: help venv test lint demo bench soak clean
+
+help:
+	@echo "make demo   - the example DAG against the local simulator into DuckDB, with a summary"
+	@echo "make test   - lint, type-check and the whole test suite"
+	@echo "make bench  - benchmarks (results in BENCHMARKS.md)"
+
+$(UV):
+	$(PYTHON_BOOT) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+venv: $(VENV)/.synced
+
+.venv-bq/.built: scripts/bq_emulator_env.sh tests/bigquery/emulator/requirements.lock | $(UV)
+	UV=$(abspath $(UV)) bash scripts/bq_emulator_env.sh .venv-bq
+
+lint: venv
+	$(BIN)/ruff check plugin tests dags bench scripts
+	$(BIN)/ruff format --check plugin tests dags bench scripts
+	$(BIN)/mypy
+
+test: venv .venv-bq/.built lint
+	BQ_EMULATOR_BIN=$(abspath .venv-bq/bin/local-bigquery) $(BIN)/pytest
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The example DuckDB DAG imports cleanly and, run for real, loads exactly the simulator's truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from daily_provider.simulator import SimulatorConfig, SimulatorServer
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = "daily_logs_to_duckdb"
+
+
+def _dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(DAGS_FOLDER))
+
+
+def test_example_dags_import_without_errors(airflow_db: Path) -> None:
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert DAG_ID in bag.dag_ids
+
+
+def test_duckdb_dag_has_one_task_per_source_on_a_data_interval_timetable(airflow_db: Path) -> None:
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = _dagbag().get_dag(DAG_ID)
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is True
+    assert {t.task_id: t.source for t in dag.tasks} == {
+        "load_api_logs": "api",
+        "load_webhook_logs": "webhook",
+    }
+    for task in dag.tasks:
+        assert task.pool == "daily_api"
+        assert task.retries >= 1
+
+
+def test_dag_run_loads_exactly_the_simulator_truth(
+    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SimulatorConfig(
+        seed=11, start="2026-01-01T00:00:00Z", days=3, api_per_day=450, webhook_per_day=120
+    )
+    db_path = tmp_path / "logs.duckdb"
+    with SimulatorServer(config) as server:
+        monkeypatch.setenv("DAILY_LOGS_DUCKDB_PATH", str(db_path))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DAILY_DEFAULT",
+            json.dumps({"conn_type": "daily", "host": server.base_url, "password": config.api_key}),
+        )
+        dag = _dagbag().get_dag(DAG_ID)
+        # A manual run at logical date D covers the day before D: [2026-01-02, 2026-01-03).
+        run = dag.test(logical_date=datetime(2026, 1, 3, tzinfo=timezone.utc))
+        assert str(run.state) in {"success", "DagRunState.SUCCESS"}
+        start, end = datetime(2026, 1, 2, tzinfo=timezone.utc), datetime(2026, 1, 3, tzinfo=timezone.utc)
+        truth = {source: server.simulator.truth(source, start, end) for source in ("api", "webhook")}
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    for source, table in (("api", "daily_api_logs"), ("webhook", "daily_webhook_logs")):
+        rows = con.execute(
+            f"SELECT id, created_at, method, status FROM {table} ORDER BY id"  # table names are constants here
+        ).fetchall()
+        expected = sorted(truth[source], key=lambda r: r["id"])
+        assert len(rows) == len(expected) > 0
+        assert [r[0] for r in rows] == [r["id"] for r in expected]
+        for (_id, created_at, method, status), record in zip(rows, expected, strict=True):
+            assert created_at == datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+            assert method == record["method"]
+            assert status == int(record["status"])
+    loads = con.execute("SELECT source, status, rows FROM daily_logs_loads ORDER BY source").fetchall()
+    assert loads == [("api", "success", len(truth["api"])), ("webhook", "success", len(truth["webhook"]))]
