@@ -1,0 +1,194 @@
+"""``daily-logs load`` runs the operator's load outside Airflow: truth in, exit codes out.
+
+Most cases call ``cli.main`` in-process (starting a Python that imports Airflow costs seconds);
+one runs the installed console script end to end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from daily_provider.cli import main
+from daily_provider.simulator import SimulatorConfig, SimulatorServer
+
+CONFIG = SimulatorConfig(seed=5, start="2026-01-01T00:00:00Z", days=2, api_per_day=300, webhook_per_day=60)
+DAILY_LOGS = str(Path(sys.executable).with_name("daily-logs"))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimulatorServer]:
+    with SimulatorServer(CONFIG) as running:
+        yield running
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    def _run(args: list[str], **env: str) -> Result:
+        monkeypatch.delenv("DAILY_API_KEY", raising=False)
+        monkeypatch.delenv("DAILY_API_BASE_URL", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main(args)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return _run
+
+
+def test_console_script_loads_a_window_end_to_end(server: SimulatorServer, tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DAILY_API_KEY", "DAILY_API_BASE_URL")}
+    environment.update(DAILY_API_KEY=CONFIG.api_key, DAILY_API_BASE_URL=server.base_url)
+    db = tmp_path / "script.duckdb"
+    args = ["load", "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T06:00:00Z", "--duckdb", str(db)]
+    result = subprocess.run(
+        [DAILY_LOGS, *args, "--requests-per-second", "500"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    truth = server.simulator.truth("api", "2026-01-01T00:00:00Z", "2026-01-01T06:00:00Z")
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM daily_api_logs").fetchone() == (len(truth),)
+
+
+@pytest.mark.parametrize("source", ["api", "webhook"])
+def test_cli_load_writes_exactly_the_window_and_exits_zero(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result], source: str
+) -> None:
+    db = tmp_path / "cli.duckdb"
+    result = run(
+        [
+            "load",
+            "--source",
+            source,
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--end",
+            "2026-01-02T00:00:00Z",
+            "--duckdb",
+            str(db),
+            "--requests-per-second",
+            "500",
+        ],
+        DAILY_API_KEY=CONFIG.api_key,
+        DAILY_API_BASE_URL=server.base_url,
+    )
+    assert result.returncode == 0, result.stderr
+    truth = server.simulator.truth(source, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
+    con = duckdb.connect(str(db), read_only=True)
+    ids = [row[0] for row in con.execute(f"SELECT id FROM daily_{source}_logs ORDER BY id").fetchall()]
+    assert ids == sorted(record["id"] for record in truth)
+    assert f"loaded {len(truth)} {source} records" in result.stdout
+
+
+def test_cli_base_url_flag_wins_over_the_environment(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    result = run(
+        [
+            "load",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--end",
+            "2026-01-01T01:00:00Z",
+            "--duckdb",
+            str(tmp_path / "x.duckdb"),
+            "--base-url",
+            server.base_url,
+            "--requests-per-second",
+            "500",
+        ],
+        DAILY_API_KEY=CONFIG.api_key,
+        DAILY_API_BASE_URL="http://127.0.0.1:9/v1",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_cli_without_a_key_fails_with_one_line_and_no_request(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    before = server.stats()["requests"]
+    result = run(
+        [
+            "load",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--end",
+            "2026-01-02T00:00:00Z",
+            "--duckdb",
+            str(tmp_path / "x.duckdb"),
+            "--base-url",
+            server.base_url,
+        ]
+    )
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error_lines == [
+        "daily-logs load: error: set DAILY_API_KEY to your Daily API key (it is never taken as an argument)"
+    ]
+    assert server.stats()["requests"] == before
+
+
+def test_cli_wrong_key_fails_with_dailys_error_and_never_prints_the_key(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    wrong_key = "definitely-not-the-key-0123456789"
+    result = run(
+        [
+            "load",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--end",
+            "2026-01-02T00:00:00Z",
+            "--duckdb",
+            str(tmp_path / "x.duckdb"),
+            "--base-url",
+            server.base_url,
+        ],
+        DAILY_API_KEY=wrong_key,
+    )
+    assert result.returncode == 1
+    assert "authentication-error" in result.stderr
+    assert wrong_key not in result.stderr + result.stdout
+
+
+def test_cli_reversed_window_fails_before_any_request(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    before = server.stats()["requests"]
+    result = run(
+        [
+            "load",
+            "--start",
+            "2026-01-02T00:00:00Z",
+            "--end",
+            "2026-01-01T00:00:00Z",
+            "--duckdb",
+            str(tmp_path / "x.duckdb"),
+            "--base-url",
+            server.base_url,
+        ],
+        DAILY_API_KEY=CONFIG.api_key,
+    )
+    assert result.returncode == 1
+    assert "start must come before end" in result.stderr
+    assert server.stats()["requests"] == before
