@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help venv test lint demo bench soak clean
+.PHONY: help venv test lint demo bench soak clean backfill-demo
 
 help:
 	@echo "make demo   - the example DAG against the local simulator into DuckDB, with a summary"
@@ -49,3 +49,6 @@ bench: venv
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
+
+backfill-demo: venv
+	$(BIN)/python scripts/backfill_demo.py

@@ -4,7 +4,8 @@ One task per source, both loading the run's data interval. Set ``DAILY_LOGS_DUCK
 DuckDB file (default ``$AIRFLOW_HOME/daily_logs.duckdb``) and the connection
 ``daily_default`` (type ``daily``: API key in the password, base URL in the host).
 
-``DAILY_LOGS_START_DATE`` (ISO date, default 2026-01-01) sets where catchup begins. The two tasks
+``DAILY_LOGS_START_DATE`` (ISO date, default 2026-01-01) sets where catchup begins;
+``DAILY_LOGS_CATCHUP=false`` turns catchup off (then only ``airflow backfill create`` fills history). The two tasks
 share the ``daily_api`` pool: Daily's rate limit is per domain, so the pool bounds how many
 requests all runs make at once (``airflow pools set daily_api 2 "Daily API"``; a missing pool
 falls back to Airflow's default pool in ``dags test``).
@@ -28,7 +29,7 @@ with DAG(
     # Not schedule="@daily": in Airflow 3 that gives zero-width data intervals.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(START.year, START.month, START.day, tzinfo=timezone.utc),
-    catchup=True,
+    catchup=os.environ.get("DAILY_LOGS_CATCHUP", "true").lower() != "false",
     max_active_runs=4,
     default_args={
         "retries": 3,
