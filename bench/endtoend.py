@@ -1,0 +1,115 @@
+"""Path "daily-logs load": the CLI end to end against the simulator, one window, no client rate limit.
+
+The simulator runs as its own process (``daily-logs simulate --port 0``) serving exactly the records of
+the benchmark dataset for that size; the load runs as another, measured process, so its peak memory is
+the load's alone. Each size gets a fresh simulator and every run a fresh DuckDB file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dataset import Dataset, simulator_config
+from measure import Measurement, PathFailed, run_measured
+
+BIN = Path(sys.executable).parent
+DAILY_LOGS = str(BIN / "daily-logs")
+_SUMMARY = re.compile(r"loaded (\d+) api records .* in ([\d.]+)s \(")
+
+
+@contextlib.contextmanager
+def simulator(dataset: Dataset, *, log_path: Path) -> Iterator[str]:
+    """Serve ``dataset``'s records on a free loopback port; yield the base URL."""
+    config = simulator_config(dataset)
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            command = [
+                DAILY_LOGS,
+                "simulate",
+                "--port",
+                "0",
+                "--ready-file",
+                str(Path(tmp) / "ready"),
+                "--seed",
+                str(config.seed),
+                "--start",
+                config.start,
+                "--days",
+                str(config.days),
+                "--api-per-day",
+                str(config.api_per_day),
+                "--webhook-per-day",
+                "0",
+            ]
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+            try:
+                assert process.stdout is not None
+                # The simulator prints its one ready line once it accepts connections; read, don't poll.
+                line = process.stdout.readline()
+                match = re.match(r"simulator listening on (\S+)", line)
+                if match is None:
+                    process.wait(timeout=30)
+                    raise PathFailed(
+                        f"the simulator did not start (exit {process.returncode}, first line {line!r}); see {log_path}"
+                    )
+                yield match.group(1)
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def load_command(dataset: Dataset, base_url: str, duckdb_path: Path) -> list[str]:
+    return [
+        DAILY_LOGS,
+        "load",
+        "--source",
+        "api",
+        "--start",
+        dataset.window_start,
+        "--end",
+        dataset.window_end,
+        "--duckdb",
+        str(duckdb_path),
+        "--base-url",
+        base_url,
+        "--requests-per-second",
+        "1000",
+    ]
+
+
+def measure_load(dataset: Dataset, repeat: int, *, logs: Path) -> list[Measurement]:
+    """``repeat`` measured runs of ``daily-logs load`` for ``dataset``'s window."""
+    runs: list[Measurement] = []
+    env = {**os.environ, "DAILY_API_KEY": simulator_config(dataset).api_key}
+    with simulator(dataset, log_path=logs / f"simulator-{dataset.records}.log") as base_url:
+        for attempt in range(repeat):
+            with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+                command = load_command(dataset, base_url, Path(tmp) / "bench.duckdb")
+                measurement = run_measured(
+                    command, env=env, log_path=logs / f"e2e-{dataset.records}-{attempt}.log"
+                )
+            # The CLI prints its summary line, not JSON: the rows it loaded and the load's own seconds
+            # (the process also spends seconds importing Airflow before the load starts).
+            log_text = (logs / f"e2e-{dataset.records}-{attempt}.log").read_text(encoding="utf-8")
+            found = _SUMMARY.search(log_text)
+            loaded = int(found.group(1)) if found else 0
+            if found is None or loaded != dataset.days * dataset.per_day:
+                raise PathFailed(
+                    f"daily-logs load reported {loaded} records for a window of {dataset.days * dataset.per_day}; "
+                    f"see {logs}"
+                )
+            measurement.result = {"records": loaded, "seconds": float(found.group(2))}
+            runs.append(measurement)
+    return runs
