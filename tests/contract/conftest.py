@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.bigquery.backend import bigquery_backend
 
 from daily_provider.schema import ColumnType
 from daily_provider.warehouses.base import StagedWindow, Warehouse
@@ -89,8 +90,12 @@ def duckdb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[B
         warehouse.close()
 
 
-BACKENDS: dict[str, BackendFactory] = {"duckdb": duckdb_backend}
-BACKEND_PARAMS: list[Any] = [pytest.param("duckdb", id="duckdb")]
+BACKENDS: dict[str, BackendFactory] = {"duckdb": duckdb_backend, "bigquery": bigquery_backend}
+BACKEND_PARAMS: list[Any] = [
+    pytest.param("duckdb", id="duckdb"),
+    # The local-bigquery emulator, started once per session (tests/bigquery/emulator_server.py).
+    pytest.param("bigquery", id="bigquery", marks=pytest.mark.bigquery),
+]
 
 
 @pytest.fixture(params=BACKEND_PARAMS)

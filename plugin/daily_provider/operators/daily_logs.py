@@ -1,21 +1,28 @@
 """Operators that load one window of Daily logs into a warehouse.
 
 ``DailyLogsToWarehouseOperator`` wires the hook, the normalizer and a warehouse through
-:func:`daily_provider.load.load_window`; subclasses only say which warehouse to build.
-Nothing here runs at DAG-parse time beyond argument checks.
+:func:`daily_provider.load.load_window`; subclasses only say which warehouse to build and how its
+table is named for lineage. Nothing here runs at DAG-parse time beyond argument checks, and the
+optional libraries (google-cloud-bigquery, the OpenLineage provider) are imported only when a task
+needs them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode, urlsplit
 
 from airflow.sdk import Asset, BaseOperator
 
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook
+from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
     DEFAULT_CHUNK_ROWS,
     REDACTION_SECRET_ENV,
@@ -26,12 +33,22 @@ from daily_provider.load import (
 from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
-from daily_provider.window import resolve_window
+from daily_provider.window import Window, resolve_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from google.cloud import bigquery
+
+    from daily_provider.warehouses.bigquery import BigQueryWarehouse
+
+log = logging.getLogger(__name__)
 
 DUCKDB_PATH_ENV = "DAILY_LOGS_DUCKDB_PATH"
+# google-cloud-bigquery's own variable for emulators (it sends requests there when set). Emulators
+# take no credentials, so with it set the BigQuery operator uses anonymous ones: local testing only.
+BIGQUERY_EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
+DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 1024**3
+LOGS_PATH = "/logs/api"
 
 
 def default_duckdb_path() -> str:
@@ -45,6 +62,48 @@ def default_duckdb_path() -> str:
 
 def _is_templated(value: object) -> bool:
     return isinstance(value, str) and "{{" in value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # A Variable template with an empty default renders "": that means "not set".
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class LineageDataset:
+    """An OpenLineage dataset: ``namespace`` (where) and ``name`` (what, inside it)."""
+
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """The table a load wrote: its URI (the form the operators' Assets use) and its lineage dataset."""
+
+    uri: str
+    dataset: LineageDataset
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    """What a finished load wrote, kept for ``get_openlineage_facets_on_complete``."""
+
+    target: LoadTarget
+    rows: int
+
+
+def daily_logs_dataset(base_url: str, source: str, url_filter: str | None = None) -> LineageDataset:
+    """The Daily logs endpoint as an OpenLineage dataset.
+
+    ``daily_logs_dataset("https://api.daily.co/v1", "api")`` is namespace ``https://api.daily.co``,
+    name ``/v1/logs/api?source=api``.
+    """
+    parts = urlsplit(base_url)
+    query = {"source": source, **({"url": url_filter} if url_filter else {})}
+    return LineageDataset(f"{parts.scheme}://{parts.netloc}", f"{parts.path}{LOGS_PATH}?{urlencode(query)}")
 
 
 class DailyLogsToWarehouseOperator(BaseOperator):
@@ -66,6 +125,9 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param staging_dir: Directory for the window's staging files (default: the system temp dir).
     :param requests_per_second: Client-side rate limit; overrides the connection's.
     :param api_max_retries: Retries for 429/5xx/timeouts; overrides the connection's.
+
+    When the OpenLineage provider is installed, the task reports the Daily endpoint as its input
+    and the table as its output (with the row count).
     """
 
     template_fields: Sequence[str] = ("source", "table", "start", "end", "url_filter")
@@ -108,10 +170,15 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
         self.api_max_retries = api_max_retries
+        self._lineage: _Lineage | None = None
 
-    # Subclasses say which warehouse to load.
-    def make_warehouse(self, context: Context) -> Warehouse:
+    # Subclasses say which warehouse to load and how its tables are named for lineage.
+    def make_warehouse(self, context: Context, window: Window) -> Warehouse:
         raise NotImplementedError("DailyLogsToWarehouseOperator needs a subclass that builds the warehouse")
+
+    def load_target(self, warehouse: Warehouse, table: str) -> LoadTarget:
+        """Name the loaded table (called after a successful load, while ``warehouse`` is still open)."""
+        raise NotImplementedError("DailyLogsToWarehouseOperator needs a subclass that names its table")
 
     def make_hook(self) -> DailyHook:
         return DailyHook(
@@ -128,32 +195,37 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         return NormalizeConfig(redaction=policy, max_depth=self.max_depth, max_columns=self.max_columns)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self._lineage = None
         if self.source not in SOURCES:
             raise DailyConfigError(f"source={self.source!r} is not one of {', '.join(SOURCES)}")
         window = resolve_window(
             self.start, self.end, context.get("data_interval_start"), context.get("data_interval_end")
         )
+        table = self.table or default_table(self.source)
         hook = self.make_hook()
-        warehouse = self.make_warehouse(context)
+        warehouse = self.make_warehouse(context, window)
         try:
             summary = load_window(
                 hook=hook,
                 warehouse=warehouse,
                 window=window,
                 source=self.source,
-                table=self.table or default_table(self.source),
+                table=table,
                 run_id=str(context.get("run_id") or "manual"),
                 config=self.normalize_config(hook),
                 chunk_rows=self.chunk_rows,
                 staging_dir=self.staging_dir,
                 url_filter=self.url_filter,
             )
+            target = self.load_target(warehouse, table)
         finally:
             warehouse.close()
+        self._lineage = _Lineage(target=target, rows=summary.rows)
         result = summary.as_dict()
         extra = {
             "source": summary.source,
             "table": summary.table,
+            "target": target.uri,
             "window_start": result["window_start"],
             "window_end": result["window_end"],
             "rows": summary.rows,
@@ -164,6 +236,44 @@ class DailyLogsToWarehouseOperator(BaseOperator):
                 if isinstance(outlet, Asset):
                     outlet_events[outlet].extra = extra
         return result
+
+    def daily_base_url(self) -> str:
+        """The base URL of the Daily connection (its host only; the key is not read)."""
+        connection = DailyHook.get_connection(self.daily_conn_id)
+        host = base_url_from_connection(connection.host, connection.port)
+        return normalize_base_url(host or DEFAULT_BASE_URL, allow_insecure_http=True)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Report the Daily endpoint read and the table written (OpenLineage provider only).
+
+        Returns ``None`` when the provider is not installed or no load finished; the import happens
+        here so that tasks pay nothing for OpenLineage when it is absent.
+        """
+        try:
+            from airflow.providers.common.compat.openlineage.facet import (
+                Dataset,
+                OutputDataset,
+                OutputStatisticsOutputDatasetFacet,
+            )
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+        if self._lineage is None:
+            return None
+        lineage = self._lineage
+        source = daily_logs_dataset(self.daily_base_url(), self.source, self.url_filter)
+        return OperatorLineage(
+            inputs=[Dataset(namespace=source.namespace, name=source.name)],
+            outputs=[
+                OutputDataset(
+                    namespace=lineage.target.dataset.namespace,
+                    name=lineage.target.dataset.name,
+                    outputFacets={
+                        "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=lineage.rows)
+                    },
+                )
+            ],
+        )
 
 
 class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
@@ -176,7 +286,8 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
     :param lock_timeout: Seconds to wait for another load holding the same DuckDB file.
 
     An Asset ``duckdb://<absolute path>/<table>`` is added to ``outlets`` when the path and table
-    are given and not templated; its event's extra carries the window and the row count.
+    are given and not templated; its event's extra carries the window and the row count. Lineage
+    names the table ``<table>`` in namespace ``duckdb://<absolute path>``.
     """
 
     template_fields: Sequence[str] = (*DailyLogsToWarehouseOperator.template_fields, "duckdb_path")
@@ -203,10 +314,136 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
                 Asset(name=f"duckdb.{path.stem}.{table}", uri=f"duckdb://{path.as_posix()}/{table}")
             ]
 
-    def make_warehouse(self, context: Context) -> Warehouse:
+    def make_warehouse(self, context: Context, window: Window) -> Warehouse:
         return DuckDBWarehouse(
             self.duckdb_path or default_duckdb_path(),
             memory_limit=self.memory_limit,
             threads=self.threads,
             lock_timeout=self.lock_timeout,
+        )
+
+    def load_target(self, warehouse: Warehouse, table: str) -> LoadTarget:
+        path = Path(self.duckdb_path or default_duckdb_path()).expanduser().absolute().as_posix()
+        return LoadTarget(f"duckdb://{path}/{table}", LineageDataset(f"duckdb://{path}", table))
+
+
+class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
+    """Load one window of Daily logs into a BigQuery table (needs the ``bigquery`` extra).
+
+    :param dataset: Dataset of the logs tables and ``daily_logs_loads``; it must exist. (templated)
+    :param project: Project of the dataset and the jobs; empty or ``None``: the credentials'
+        default project. (templated)
+    :param location: Location of the dataset and jobs (e.g. ``"EU"``); empty or ``None``: inferred.
+        (templated)
+    :param gcp_conn_id: Airflow Google Cloud connection (needs the ``google`` extra); empty or
+        ``None``: Application Default Credentials. (templated)
+    :param maximum_bytes_billed: Fail any query that would bill more bytes; ``None`` disables the guard.
+    :param require_partition_filter: Tables this operator creates refuse queries without a
+        ``created_at`` filter.
+
+    Jobs get ids derived from dag, task, window and try (a retried call re-attaches to its job) and
+    labels naming dag, task and run. An Asset ``bigquery://<project>/<dataset>/<table>`` is added to
+    ``outlets`` when project, dataset and table are given and not templated. With
+    ``$BIGQUERY_EMULATOR_HOST`` set (e.g. ``http://127.0.0.1:9050``), the client talks to that
+    emulator without credentials: for local testing only.
+    """
+
+    template_fields: Sequence[str] = (
+        *DailyLogsToWarehouseOperator.template_fields,
+        "project",
+        "dataset",
+        "location",
+        "gcp_conn_id",
+    )
+    warehouse_label = "bigquery"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        project: str | None = None,
+        location: str | None = None,
+        gcp_conn_id: str | None = None,
+        maximum_bytes_billed: int | None = DEFAULT_MAXIMUM_BYTES_BILLED,
+        require_partition_filter: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if maximum_bytes_billed is not None and maximum_bytes_billed < 1:
+            raise DailyConfigError(
+                f"maximum_bytes_billed={maximum_bytes_billed} must be positive, or None to disable the guard"
+            )
+        self.dataset = dataset
+        self.project = project
+        self.location = location
+        self.gcp_conn_id = gcp_conn_id
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.require_partition_filter = require_partition_filter
+        table = self.table or (None if _is_templated(self.source) else default_table(self.source))
+        names = (project, dataset, table)
+        if not self.outlets and all(names) and not any(_is_templated(name) for name in names):
+            self.outlets = [
+                Asset(
+                    name=f"bigquery.{project}.{dataset}.{table}",
+                    uri=f"bigquery://{project}/{dataset}/{table}",
+                )
+            ]
+
+    def make_warehouse(self, context: Context, window: Window) -> Warehouse:
+        # Imported here: google-cloud-bigquery is an optional extra, and importing it costs time.
+        from daily_provider.warehouses.bigquery import BigQueryWarehouse, job_id_prefix, job_labels
+
+        ti = context["ti"]
+        project = _blank_to_none(self.project)
+        location = _blank_to_none(self.location)
+        client = self._emulator_client(project, location)
+        warehouse = BigQueryWarehouse(
+            project=project,
+            dataset=self.dataset,
+            location=location,
+            gcp_conn_id=_blank_to_none(self.gcp_conn_id),
+            client=client,
+            maximum_bytes_billed=self.maximum_bytes_billed,
+            require_partition_filter=self.require_partition_filter,
+            job_id_prefix=job_id_prefix(dag_id=ti.dag_id, task_id=ti.task_id, window=window),
+            labels=job_labels(dag_id=ti.dag_id, task_id=ti.task_id, run_id=str(context["run_id"])),
+            try_number=ti.try_number,
+        )
+        if client is not None:
+            # The warehouse leaves a client it was given open; this one lives as long as the warehouse.
+            weakref.finalize(warehouse, client.close)
+        return warehouse
+
+    def load_target(self, warehouse: Warehouse, table: str) -> LoadTarget:
+        bigquery_warehouse: BigQueryWarehouse = warehouse  # type: ignore[assignment]
+        project = bigquery_warehouse.project or bigquery_warehouse.get_client().project
+        dataset = bigquery_warehouse.dataset
+        return LoadTarget(
+            f"bigquery://{project}/{dataset}/{table}",
+            LineageDataset("bigquery", f"{project}.{dataset}.{table}"),
+        )
+
+    def _emulator_client(self, project: str | None, location: str | None) -> bigquery.Client | None:
+        endpoint = os.environ.get(BIGQUERY_EMULATOR_ENV)
+        if not endpoint:
+            return None
+        if project is None:
+            raise DailyConfigError(
+                f"${BIGQUERY_EMULATOR_ENV}={endpoint} points BigQuery at an emulator, which has no default "
+                "project: set project= on the operator (or unset the variable to use real BigQuery)"
+            )
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        log.warning(
+            "$%s is set: BigQuery requests go to the emulator at %s without credentials (local testing only)",
+            BIGQUERY_EMULATOR_ENV,
+            endpoint,
+        )
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=endpoint),
         )

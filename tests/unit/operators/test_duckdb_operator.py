@@ -1,0 +1,138 @@
+"""The operator's behaviour, through the DuckDB operator: window choice, result, asset event, failures, templates."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+from airflow.sdk import DAG, Asset
+from tests.unit.operators.support import API_KEY, DAY1, make_context, truth_ids
+
+from daily_provider.exceptions import DailyAPIError, DailyConfigError
+from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
+from daily_provider.simulator import FaultConfig, SimulatorServer
+
+DAY2 = DAY1 + timedelta(days=1)
+
+
+def operator(db: Path, **kwargs) -> DailyLogsToDuckDBOperator:
+    return DailyLogsToDuckDBOperator(task_id="load_api_logs", duckdb_path=str(db), **kwargs)
+
+
+def table_ids(db: Path, table: str = "daily_api_logs") -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [row[0] for row in con.execute(f"SELECT id FROM {table} ORDER BY id").fetchall()]
+
+
+def loads(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT status, rows, error FROM daily_logs_loads ORDER BY started_at").fetchall()
+
+
+def test_zero_width_data_interval_fails_and_names_the_timetable_to_use(tmp_path: Path) -> None:
+    with pytest.raises(DailyConfigError, match="zero-width") as caught:
+        operator(tmp_path / "logs.duckdb").execute(make_context(DAY1, DAY1))
+    assert "CronDataIntervalTimetable" in str(caught.value)
+    assert not (tmp_path / "logs.duckdb").exists()  # nothing was opened or loaded
+
+
+def test_explicit_start_and_end_override_the_data_interval(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    task = operator(db, start="2026-01-03T00:00:00Z", end="2026-01-03T12:00:00+00:00")
+    result = task.execute(make_context(DAY1))  # the data interval (day 1) is ignored
+    noon = DAY2 + timedelta(hours=12)
+    assert (result["window_start"], result["window_end"]) == (DAY2.isoformat(), noon.isoformat())
+    assert table_ids(db) == truth_ids(simulator, "api", DAY2, noon)
+    assert result["rows"] == len(truth_ids(simulator, "api", DAY2, noon)) > 0
+
+
+def test_result_is_json_safe_and_carries_no_secret(
+    simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAILY_LOGS_REDACTION_SECRET", "redaction-secret-do-not-leak")
+    result = operator(tmp_path / "logs.duckdb").execute(make_context())
+    text = json.dumps(result)  # XCom-safe: plain JSON, no datetimes or objects
+    assert API_KEY not in text and "redaction-secret-do-not-leak" not in text
+    assert json.loads(text) == result
+    assert result["rows"] == len(truth_ids(simulator, "api", DAY1, DAY2))
+    assert {"load_id", "run_id", "source", "table", "pages", "requests", "seconds"} <= set(result)
+
+
+def test_asset_event_extra_carries_table_window_and_rows(simulator: SimulatorServer, tmp_path: Path) -> None:
+    db = tmp_path / "logs.duckdb"
+    task = operator(db, source="webhook")
+    context = make_context()
+    result = task.execute(context)
+
+    (asset,) = task.outlets
+    assert asset == Asset(name="duckdb.logs.daily_webhook_logs", uri=f"duckdb://{db}/daily_webhook_logs")
+    assert context["outlet_events"][asset].extra == {
+        "source": "webhook",
+        "table": "daily_webhook_logs",
+        "target": f"duckdb://{db}/daily_webhook_logs",
+        "window_start": DAY1.isoformat(),
+        "window_end": DAY2.isoformat(),
+        "rows": result["rows"],
+    }
+    assert result["rows"] == len(truth_ids(simulator, "webhook", DAY1, DAY2)) > 0
+
+
+def test_no_default_asset_when_path_or_table_is_templated(tmp_path: Path) -> None:
+    assert operator(tmp_path / "{{ ds }}.duckdb").outlets == []
+    assert operator(tmp_path / "logs.duckdb", table="logs_{{ ds_nodash }}").outlets == []
+
+
+def test_api_failure_mid_walk_leaves_the_table_unchanged_and_records_a_failed_load(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    operator(db).execute(make_context())
+    before = table_ids(db)
+
+    # The key is revoked after two requests: the re-run's walk gets a 401 part way through.
+    simulator.set_faults(FaultConfig(auth_fail_after=2))
+    with pytest.raises(DailyAPIError, match="authentication-error") as caught:
+        operator(db).execute(make_context(run_id="manual__retry"))
+
+    assert API_KEY not in str(caught.value)
+    assert table_ids(db) == before
+    (first, second) = loads(db)
+    assert first[:2] == ("success", len(before))
+    assert second[0] == "failed" and second[1] == 0
+    assert "authentication-error" in second[2] and API_KEY not in second[2]
+
+
+def test_templated_fields_render_from_the_context(tmp_path: Path) -> None:
+    with DAG("daily_logs_templates", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
+        task = DailyLogsToDuckDBOperator(
+            task_id="load",
+            source="{{ params.source }}",
+            table="logs_{{ ds_nodash }}",
+            start="{{ ds }}T00:00:00Z",
+            end="{{ ds }}T06:00:00Z",
+            url_filter="{{ params.url }}",
+            duckdb_path=str(tmp_path / "{{ ds }}.duckdb"),
+        )
+    task.render_template_fields(
+        {"ds": "2026-01-02", "ds_nodash": "20260102", "params": {"source": "webhook", "url": "/v1/rooms"}}
+    )
+    assert (task.source, task.table, task.start, task.end, task.url_filter, task.duckdb_path) == (
+        "webhook",
+        "logs_20260102",
+        "2026-01-02T00:00:00Z",
+        "2026-01-02T06:00:00Z",
+        "/v1/rooms",
+        str(tmp_path / "2026-01-02.duckdb"),
+    )
+
+
+def test_a_source_that_renders_to_an_unknown_value_fails_before_any_request(tmp_path: Path) -> None:
+    task = operator(tmp_path / "logs.duckdb", source="{{ params.source }}")
+    task.source = "calls"  # what the template rendered to
+    with pytest.raises(DailyConfigError, match="source='calls' is not one of api, webhook"):
+        task.execute(make_context())
