@@ -1,8 +1,9 @@
 """The ``daily-logs`` command: the operator's load outside Airflow, the simulator, a summary.
 
 ``daily-logs load`` runs exactly what the operator runs (:func:`daily_provider.load.load_window`)
-for one window, for debugging and one-off loads. The key comes from ``DAILY_API_KEY`` only, never
-from an argument (arguments end up in shell history and process lists).
+for one window, for debugging and one-off loads; ``daily-logs backfill`` loads a multi-day range in
+one walk (:func:`daily_provider.load.load_range`), replacing each day on its own. The key comes from
+``DAILY_API_KEY`` only, never from an argument (arguments end up in shell history and process lists).
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from daily_provider.exceptions import DailyError
+
+if TYPE_CHECKING:
+    from daily_provider.hooks.daily import DailyHook
+    from daily_provider.normalize import NormalizeConfig
 
 API_KEY_ENV = "DAILY_API_KEY"
 BASE_URL_ENV = "DAILY_API_BASE_URL"
 
 
-def _add_load(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("load", help="load one window of logs into DuckDB")
+def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", choices=("api", "webhook"), default="api")
-    parser.add_argument(
-        "--start", required=True, help="window start, ISO-8601 with zone, e.g. 2026-01-01T00:00:00Z"
-    )
-    parser.add_argument("--end", required=True, help="window end (exclusive)")
     parser.add_argument("--duckdb", required=True, help="DuckDB database file")
     parser.add_argument("--table", help="target table (default daily_<source>_logs)")
     parser.add_argument(
@@ -38,17 +40,53 @@ def _add_load(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--requests-per-second", type=float, help="client-side rate limit (default 2)")
     parser.add_argument("--run-id", help="run id written to _run_id and the audit table")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit")
+    parser.add_argument(
+        "--no-anchors",
+        action="store_true",
+        help="walk from the newest record and record no cursor anchors (daily_logs_anchors)",
+    )
+
+
+def _add_load(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("load", help="load one window of logs into DuckDB")
+    parser.add_argument(
+        "--start", required=True, help="window start, ISO-8601 with zone, e.g. 2026-01-01T00:00:00Z"
+    )
+    parser.add_argument("--end", required=True, help="window end (exclusive)")
+    _add_common(parser)
     parser.set_defaults(func=_run_load)
 
 
-def _run_load(args: argparse.Namespace) -> int:
-    from daily_provider.hooks.daily import DailyHook
-    from daily_provider.load import REDACTION_SECRET_ENV, load_window
-    from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
-    from daily_provider.warehouses.duckdb import DuckDBWarehouse
-    from daily_provider.window import Window
+def _add_backfill(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "backfill",
+        help="load a multi-day range into DuckDB in one walk, replacing each day on its own",
+        description=(
+            "Walk the range once, newest to oldest, and replace each day (or --step-hours window) "
+            "atomically as soon as the walk has passed below its start. Costs about one request per "
+            "100 records of the whole range, where loading day by day costs a walk per day."
+        ),
+    )
+    parser.add_argument(
+        "--start", required=True, help="range start, ISO-8601 with zone, e.g. 2026-01-01T00:00:00Z"
+    )
+    parser.add_argument("--end", required=True, help="range end (exclusive)")
+    parser.add_argument(
+        "--step-hours",
+        type=int,
+        default=24,
+        help="width of each replaced window in hours, aligned to UTC (default 24: UTC days)",
+    )
+    _add_common(parser)
+    parser.set_defaults(func=_run_backfill)
 
-    window = Window.parse(args.start, args.end)
+
+def _prepare(args: argparse.Namespace) -> tuple[DailyHook, NormalizeConfig]:
+    """The hook and the normalize config from the environment and the common arguments."""
+    from daily_provider.hooks.daily import DailyHook
+    from daily_provider.load import REDACTION_SECRET_ENV
+    from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
+
     api_key = os.environ.get(API_KEY_ENV, "")
     if not api_key.strip():
         raise DailyError(f"set {API_KEY_ENV} to your Daily API key (it is never taken as an argument)")
@@ -61,6 +99,16 @@ def _run_load(args: argparse.Namespace) -> int:
     policy = DEFAULT_REDACTION
     if secret:
         policy = type(policy)(rules=policy.rules, secret=secret.encode("utf-8"))
+    return hook, NormalizeConfig(redaction=policy)
+
+
+def _run_load(args: argparse.Namespace) -> int:
+    from daily_provider.load import load_window
+    from daily_provider.warehouses.duckdb import DuckDBWarehouse
+    from daily_provider.window import Window
+
+    window = Window.parse(args.start, args.end)
+    hook, config = _prepare(args)
     with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
         summary = load_window(
             hook=hook,
@@ -69,9 +117,38 @@ def _run_load(args: argparse.Namespace) -> int:
             source=args.source,
             table=args.table,
             run_id=args.run_id or f"cli__{uuid.uuid4().hex[:12]}",
-            config=NormalizeConfig(redaction=policy),
+            config=config,
             chunk_rows=args.chunk_rows,
+            use_anchors=not args.no_anchors,
         )
+    print(summary.describe())
+    return 0
+
+
+def _run_backfill(args: argparse.Namespace) -> int:
+    from daily_provider.load import load_range
+    from daily_provider.warehouses.duckdb import DuckDBWarehouse
+    from daily_provider.window import Window
+
+    window = Window.parse(args.start, args.end)
+    if args.step_hours < 1:
+        raise DailyError(f"--step-hours {args.step_hours} must be at least 1")
+    hook, config = _prepare(args)
+    with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
+        summary = load_range(
+            hook=hook,
+            warehouse=warehouse,
+            window=window,
+            source=args.source,
+            table=args.table,
+            run_id=args.run_id or f"cli_backfill__{uuid.uuid4().hex[:12]}",
+            step=timedelta(hours=args.step_hours),
+            config=config,
+            chunk_rows=args.chunk_rows,
+            use_anchors=not args.no_anchors,
+        )
+    for loaded in summary.windows:
+        print(loaded.describe())
     print(summary.describe())
     return 0
 
@@ -104,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_load(sub)
+    _add_backfill(sub)
     _add_simulate(sub)
     _add_summary(sub)
     return parser

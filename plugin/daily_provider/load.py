@@ -1,8 +1,14 @@
-"""One window's load, start to finish: walk the API, stage normalized rows, replace the window.
+"""Loads, start to finish: walk the API, stage normalized rows, replace windows, keep anchors.
 
-Shared by the operator and the ``daily-logs`` CLI so both do exactly the same thing. It records
-every attempt in the audit table (``running``, then ``success`` or ``failed``) and returns a
-small summary that is safe to log and to push to XCom (no secrets, no rows).
+:func:`load_window` loads one window; :func:`load_range` loads a multi-day range in one walk and
+replaces each day (or ``step``) as soon as the walk has passed below its start. Both are shared by
+the operator and the ``daily-logs`` CLI so every path does exactly the same thing. Each window's
+attempt is recorded in the audit table (``running``, then ``success`` or ``failed``), and each
+returns a small summary that is safe to log and to push to XCom (no secrets, no rows).
+
+Walks start from the nearest cursor anchor at or after the walked range's end when the warehouse
+keeps anchors (see ``anchors.py``), and record new anchors for later walks. Anchors only save
+requests: any trouble reading or writing them is a warning, never a failed load.
 """
 
 from __future__ import annotations
@@ -11,15 +17,26 @@ import logging
 import tempfile
 import time
 import uuid
+from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from daily_provider.anchors import (
+    MAX_CANDIDATES,
+    Anchor,
+    AnchorRecorder,
+    AnchorScope,
+    choose_anchors,
+    mark_at_or_before,
+)
+from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook, WalkStats
+from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
-from daily_provider.staging import StagingWriter
-from daily_provider.warehouses.base import LoadRecord, Warehouse
+from daily_provider.staging import StagingStats, StagingWriter
+from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
 from daily_provider.window import Window
 
 log = logging.getLogger(__name__)
@@ -27,6 +44,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("api", "webhook")
 REDACTION_SECRET_ENV = "DAILY_LOGS_REDACTION_SECRET"
 DEFAULT_CHUNK_ROWS = 10_000
+DEFAULT_RANGE_STEP = timedelta(days=1)
 
 
 def default_table(source: str) -> str:
@@ -36,7 +54,11 @@ def default_table(source: str) -> str:
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """What one window load did. Every field is JSON-safe once :meth:`as_dict` has run."""
+    """What one window load did. Every field is JSON-safe once :meth:`as_dict` has run.
+
+    In range mode the walk's counters (requests, pages, retries, duplicates) are split between
+    the windows: each window counts what the walk did since the previous window was replaced.
+    """
 
     load_id: str
     run_id: str
@@ -53,6 +75,8 @@ class LoadSummary:
     parse_errors: int
     seconds: float
     convention: str | None
+    started_after: str | None = None  # the anchor's record id the walk started after, None: the newest record
+    anchors_rejected: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -67,12 +91,61 @@ class LoadSummary:
         return data
 
     def describe(self) -> str:
+        start = f"after anchor {self.started_after}" if self.started_after else "at the newest record"
         return (
             f"loaded {self.rows} {self.source} records into {self.table} for [{self.window_start.isoformat()}, "
             f"{self.window_end.isoformat()}) in {self.seconds:.1f}s ({self.rows_per_second:,.0f} rows/s); "
             f"{self.requests} requests, {self.pages} pages, {self.retries} retries, "
             f"{self.duplicates_skipped} duplicates skipped, {self.redacted_values} values redacted, "
-            f"{self.parse_errors} bodies not JSON"
+            f"{self.parse_errors} bodies not JSON; walk started {start}"
+            + (f", {self.anchors_rejected} anchors refused" if self.anchors_rejected else "")
+        )
+
+
+@dataclass(frozen=True)
+class RangeSummary:
+    """What one range load did: the walk's totals and one LoadSummary per replaced window."""
+
+    source: str
+    table: str
+    range_start: datetime
+    range_end: datetime
+    windows: tuple[LoadSummary, ...]
+    requests: int
+    pages: int
+    retries: int
+    seconds: float
+    convention: str | None
+    started_after: str | None
+    anchors_rejected: int
+
+    @property
+    def rows(self) -> int:
+        return sum(window.rows for window in self.windows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "table": self.table,
+            "range_start": self.range_start.isoformat(),
+            "range_end": self.range_end.isoformat(),
+            "rows": self.rows,
+            "requests": self.requests,
+            "pages": self.pages,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "convention": self.convention,
+            "started_after": self.started_after,
+            "anchors_rejected": self.anchors_rejected,
+            "windows": [window.as_dict() for window in self.windows],
+        }
+
+    def describe(self) -> str:
+        start = f"after anchor {self.started_after}" if self.started_after else "at the newest record"
+        return (
+            f"loaded {self.rows} {self.source} records into {self.table} for [{self.range_start.isoformat()}, "
+            f"{self.range_end.isoformat()}) as {len(self.windows)} windows in one walk, {self.seconds:.1f}s; "
+            f"{self.requests} requests, {self.pages} pages, {self.retries} retries; walk started {start}"
         )
 
 
@@ -88,108 +161,403 @@ def load_window(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
+    use_anchors: bool = True,
 ) -> LoadSummary:
     """Load ``source`` records of ``window`` into ``table``, replacing what the window held.
 
     The table changes only at the warehouse's atomic replace, after every page was fetched and
     staged; any failure before or during it leaves the table as it was and is re-raised after the
-    attempt is recorded as ``failed`` in ``daily_logs_loads``.
+    attempt is recorded as ``failed`` in ``daily_logs_loads``. With ``use_anchors`` (and a
+    warehouse that is an AnchorStore) the walk starts from the nearest anchor at or after the
+    window's end, and the anchors it passes are stored for later walks.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
-    table = table or default_table(source)
-    config = config or NormalizeConfig()
-    started = datetime.now(timezone.utc)
-    clock = time.monotonic()
-    record = LoadRecord(
-        load_id=uuid.uuid4().hex,
-        run_id=run_id,
-        table_name=table,
-        source=source,
-        window_start=window.start,
-        window_end=window.end,
-        status="running",
-        started_at=started,
-    )
-    warehouse.record_load(record)
-    stats = WalkStats()
-    log.info("loading %s records for %s into %s", source, window, table)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="daily-logs-", dir=staging_dir) as tmp,
-            StagingWriter(
-                Path(tmp),
-                run_id=run_id,
-                loaded_at=started,
-                window=window,
-                config=config,
-                chunk_rows=chunk_rows,
-            ) as writer,
-        ):
-            writer.add_many(
-                hook.iter_logs(window.start, window.end, source, url_filter=url_filter, stats=stats)
-            )
-            staged = writer.finish()
-            rows = warehouse.replace_window(table=table, source=source, window=window, staged=staged)
-            staging_stats = writer.stats
-    except BaseException as exc:
-        _record_outcome(warehouse, record, stats, status="failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    _record_outcome(
-        warehouse,
-        record,
-        stats,
-        status="success",
-        rows=rows,
-        redacted=staging_stats.redacted_values,
-        parse_errors=staging_stats.parse_errors,
-    )
-    summary = LoadSummary(
-        load_id=record.load_id,
-        run_id=run_id,
+    walk = _Walk.create(
+        hook=hook,
+        warehouse=warehouse,
         source=source,
         table=table,
-        window_start=window.start,
-        window_end=window.end,
-        rows=rows,
-        pages=stats.pages,
+        run_id=run_id,
+        config=config,
+        chunk_rows=chunk_rows,
+        staging_dir=staging_dir,
+        url_filter=url_filter,
+        use_anchors=use_anchors,
+    )
+    log.info("loading %s records for %s into %s", source, window, walk.table)
+    (summary,) = walk.run(window, [window])
+    log.info("%s", summary.describe())
+    return summary
+
+
+def load_range(
+    *,
+    hook: DailyHook,
+    warehouse: Warehouse,
+    window: Window,
+    source: str,
+    table: str | None = None,
+    run_id: str,
+    step: timedelta = DEFAULT_RANGE_STEP,
+    config: NormalizeConfig | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    staging_dir: str | Path | None = None,
+    url_filter: str | None = None,
+    use_anchors: bool = True,
+) -> RangeSummary:
+    """Load a multi-window range in one walk, replacing each ``step`` window atomically.
+
+    ``window`` is cut at the multiples of ``step`` since the Unix epoch (UTC midnights for the
+    default one day), so the pieces are the windows a ``step``-interval DAG loads; the first and
+    last may be partial. The walk goes newest to oldest; each piece is staged while the walk is in
+    it and replaced as soon as the walk has passed below its start, so at most one piece is staged
+    at a time and a failure leaves every piece either fully replaced or as it was (the failed
+    piece's attempt is recorded as ``failed``; older pieces were not attempted). Costs about one
+    request per ``page_limit`` records of the range, instead of one walk per window.
+    """
+    pieces = split_window(window, step)
+    walk = _Walk.create(
+        hook=hook,
+        warehouse=warehouse,
+        source=source,
+        table=table,
+        run_id=run_id,
+        config=config,
+        chunk_rows=chunk_rows,
+        staging_dir=staging_dir,
+        url_filter=url_filter,
+        use_anchors=use_anchors,
+    )
+    log.info(
+        "loading %s records for %s into %s as %d windows of at most %s, in one walk",
+        source,
+        window,
+        walk.table,
+        len(pieces),
+        step,
+    )
+    clock = time.monotonic()
+    windows = walk.run(window, list(reversed(pieces)))
+    stats = walk.stats
+    summary = RangeSummary(
+        source=source,
+        table=walk.table,
+        range_start=window.start,
+        range_end=window.end,
+        windows=tuple(sorted(windows, key=lambda s: s.window_start)),
         requests=stats.requests,
+        pages=stats.pages,
         retries=stats.retries,
-        duplicates_skipped=stats.duplicates_skipped,
-        redacted_values=staging_stats.redacted_values,
-        parse_errors=staging_stats.parse_errors,
         seconds=time.monotonic() - clock,
         convention=stats.convention,
+        started_after=stats.started_after,
+        anchors_rejected=stats.cursors_rejected,
     )
     log.info("%s", summary.describe())
     return summary
 
 
+def split_window(window: Window, step: timedelta) -> list[Window]:
+    """Cut ``window`` at the multiples of ``step`` since the Unix epoch; oldest piece first."""
+    if step <= timedelta(0):
+        raise DailyConfigError(f"step={step} must be positive, e.g. timedelta(days=1)")
+    pieces = []
+    start = window.start
+    while start < window.end:
+        end = min(mark_at_or_before(start, step) + step, window.end)
+        pieces.append(Window(start, end))
+        start = end
+    return pieces
+
+
+# -- one walk ------------------------------------------------------------------------------------
+
+
+class _Anchoring:
+    """The anchor side of one walk: where to start, which anchors it passed, which were refused."""
+
+    def __init__(self, store: AnchorStore | None, scope: AnchorScope) -> None:
+        self.store = store
+        self.scope = scope
+        self.recorder = AnchorRecorder()
+        self.refused: list[str] = []
+
+    def candidates(self, end: datetime) -> list[Anchor]:
+        if self.store is None:
+            return []
+        try:
+            found = self.store.find_anchors(self.scope, at_or_after=end, limit=MAX_CANDIDATES)
+        except Exception as exc:  # anchors only save requests: never fail a load over them
+            log.warning("could not read cursor anchors (%s); walking from the newest record", exc)
+            return []
+        chosen = choose_anchors(found, end)
+        if not chosen:
+            log.info(
+                "no cursor anchor at or after %s for %s; walking from the newest record", end, self.scope
+            )
+        return chosen
+
+    def on_refused(self, anchor: Anchor, reason: str) -> None:
+        self.refused.append(anchor.record_id)
+
+    def save(self, convention: str | None) -> None:
+        if self.store is None:
+            return
+        # A refused record the fallback walk passed again is not stored again: it is listed, but the
+        # API does not take it as a cursor, and every later walk would pay a request to learn that.
+        refused = set(self.refused)
+        anchors = [a for a in self.recorder.anchors(convention) if a.record_id not in refused]
+        try:
+            self.store.drop_anchors(self.scope, self.refused)
+            self.store.save_anchors(self.scope, anchors)
+        except Exception as exc:  # runs in a finally: must not hide the load's own error
+            log.warning(
+                "could not store %d cursor anchors (%s); later walks may cost more", len(anchors), exc
+            )
+        else:
+            log.info(
+                "stored %d cursor anchors for %s%s",
+                len(anchors),
+                self.scope,
+                f", dropped {len(self.refused)} refused ones" if self.refused else "",
+            )
+
+
+@dataclass(frozen=True)
+class _Counters:
+    requests: int
+    pages: int
+    retries: int
+    duplicates_skipped: int
+
+    @classmethod
+    def of(cls, stats: WalkStats) -> _Counters:
+        return cls(stats.requests, stats.pages, stats.retries, stats.duplicates_skipped)
+
+
+@dataclass
+class _Walk:
+    """What every window of one walk shares: the hook, the warehouse, settings and the walk's stats."""
+
+    hook: DailyHook
+    warehouse: Warehouse
+    source: str
+    table: str
+    run_id: str
+    config: NormalizeConfig
+    chunk_rows: int
+    staging_dir: str | Path | None
+    url_filter: str | None
+    stats: WalkStats
+    anchoring: _Anchoring
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        hook: DailyHook,
+        warehouse: Warehouse,
+        source: str,
+        table: str | None,
+        run_id: str,
+        config: NormalizeConfig | None,
+        chunk_rows: int,
+        staging_dir: str | Path | None,
+        url_filter: str | None,
+        use_anchors: bool,
+    ) -> _Walk:
+        if source not in SOURCES:
+            raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
+        table = table or default_table(source)
+        store = warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None
+        return cls(
+            hook=hook,
+            warehouse=warehouse,
+            source=source,
+            table=table,
+            run_id=run_id,
+            config=config or NormalizeConfig(),
+            chunk_rows=chunk_rows,
+            staging_dir=staging_dir,
+            url_filter=url_filter,
+            stats=WalkStats(),
+            anchoring=_Anchoring(store, AnchorScope(table, source, url_filter or "")),
+        )
+
+    def run(self, walked: Window, pieces: list[Window]) -> list[LoadSummary]:
+        """Walk ``walked`` once and load ``pieces`` (newest first, tiling it), each replaced on its own."""
+        pending = deque(pieces)
+        done: list[LoadSummary] = []
+        current = _Piece.open(self, pending.popleft())
+        try:
+            records = self.hook.iter_logs(
+                walked.start,
+                walked.end,
+                self.source,
+                url_filter=self.url_filter,
+                stats=self.stats,
+                on_page=self.anchoring.recorder.on_page,
+                start_after=self.anchoring.candidates(walked.end),
+                on_rejected_anchor=self.anchoring.on_refused,
+            )
+            if not pending:
+                current.writer.add_many(records)
+            else:
+                for raw in records:
+                    # The walk validated createdAt; records come newest first, so a record older
+                    # than the piece's start means the walk has passed below it: it is complete.
+                    created_at = parse_created_at(raw.get("createdAt"))
+                    while created_at is not None and created_at < current.window.start and pending:
+                        done.append(current.finish())
+                        current = _Piece.open(self, pending.popleft())
+                    current.writer.add(raw)
+            done.append(current.finish())
+            while pending:
+                # Older than every record the walk yielded: the window is empty, replaced by nothing.
+                current = _Piece.open(self, pending.popleft())
+                done.append(current.finish())
+        except BaseException as exc:
+            if not current.replaced:
+                current.fail(exc)
+            raise
+        finally:
+            self.anchoring.save(self.stats.convention)
+        return done
+
+
+class _Piece:
+    """One window of a walk while it is staged: its audit row, staging writer and temp directory."""
+
+    def __init__(
+        self, walk: _Walk, window: Window, record: LoadRecord, tmp: tempfile.TemporaryDirectory[str]
+    ):
+        self.walk = walk
+        self.window = window
+        self.record = record
+        self._tmp = tmp
+        self._clock = time.monotonic()
+        self._before = _Counters.of(walk.stats)
+        self.replaced = False
+        self.writer = StagingWriter(
+            Path(tmp.name),
+            run_id=walk.run_id,
+            loaded_at=record.started_at,
+            window=window,
+            config=walk.config,
+            chunk_rows=walk.chunk_rows,
+        )
+
+    @classmethod
+    def open(cls, walk: _Walk, window: Window) -> _Piece:
+        """Record the attempt as ``running`` and set up its staging."""
+        record = LoadRecord(
+            load_id=uuid.uuid4().hex,
+            run_id=walk.run_id,
+            table_name=walk.table,
+            source=walk.source,
+            window_start=window.start,
+            window_end=window.end,
+            status="running",
+            started_at=datetime.now(timezone.utc),
+        )
+        walk.warehouse.record_load(record)
+        try:
+            tmp = tempfile.TemporaryDirectory(prefix="daily-logs-", dir=walk.staging_dir)
+        except BaseException as exc:
+            _record_outcome(walk, record, _Counters.of(walk.stats), status="failed", error=exc)
+            raise
+        try:
+            return cls(walk, window, record, tmp)
+        except BaseException as exc:
+            tmp.cleanup()
+            _record_outcome(walk, record, _Counters.of(walk.stats), status="failed", error=exc)
+            raise
+
+    def finish(self) -> LoadSummary:
+        """Replace the window by the staged rows, record the success and return the summary."""
+        walk = self.walk
+        try:
+            staged = self.writer.finish()
+            rows = walk.warehouse.replace_window(
+                table=walk.table, source=walk.source, window=self.window, staged=staged
+            )
+            self.replaced = True
+        finally:
+            self._cleanup()
+        staging = self.writer.stats
+        used = _used(self._before, _Counters.of(walk.stats))
+        _record_outcome(walk, self.record, used, status="success", rows=rows, staging=staging)
+        stats = walk.stats
+        summary = LoadSummary(
+            load_id=self.record.load_id,
+            run_id=walk.run_id,
+            source=walk.source,
+            table=walk.table,
+            window_start=self.window.start,
+            window_end=self.window.end,
+            rows=rows,
+            pages=used.pages,
+            requests=used.requests,
+            retries=used.retries,
+            duplicates_skipped=used.duplicates_skipped,
+            redacted_values=staging.redacted_values,
+            parse_errors=staging.parse_errors,
+            seconds=time.monotonic() - self._clock,
+            convention=stats.convention,
+            started_after=stats.started_after,
+            anchors_rejected=stats.cursors_rejected,
+        )
+        return summary
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the attempt as ``failed`` (the window was not replaced) and remove its staging."""
+        self._cleanup()
+        used = _used(self._before, _Counters.of(self.walk.stats))
+        _record_outcome(self.walk, self.record, used, status="failed", error=exc)
+
+    def _cleanup(self) -> None:
+        self.writer.close()
+        self._tmp.cleanup()
+
+
+def _used(before: _Counters, after: _Counters) -> _Counters:
+    return _Counters(
+        requests=after.requests - before.requests,
+        pages=after.pages - before.pages,
+        retries=after.retries - before.retries,
+        duplicates_skipped=after.duplicates_skipped - before.duplicates_skipped,
+    )
+
+
 def _record_outcome(
-    warehouse: Warehouse,
+    walk: _Walk,
     record: LoadRecord,
-    stats: WalkStats,
+    used: _Counters,
     *,
     status: str,
     rows: int = 0,
-    redacted: int = 0,
-    parse_errors: int = 0,
-    error: str | None = None,
+    staging: StagingStats | None = None,
+    error: BaseException | None = None,
 ) -> None:
+    stats = walk.stats
     record.status = status
     record.finished_at = datetime.now(timezone.utc)
     record.rows = rows
-    record.pages = stats.pages
-    record.requests = stats.requests
-    record.retries = stats.retries
-    record.redacted_values = redacted
-    record.parse_errors = parse_errors
-    record.error = error[:2000] if error else None
+    record.pages = used.pages
+    record.requests = used.requests
+    record.retries = used.retries
+    record.redacted_values = staging.redacted_values if staging else 0
+    record.parse_errors = staging.parse_errors if staging else 0
+    record.error = f"{type(error).__name__}: {error}"[:2000] if error is not None else None
+    record.extra = {
+        "convention": stats.convention,
+        "started_after": stats.started_after,
+        "anchors_rejected": stats.cursors_rejected,
+    }
     if status == "failed":
         # The load already failed; a second failure writing the audit row must not hide the first.
         try:
-            warehouse.record_load(record)
+            walk.warehouse.record_load(record)
         except Exception:
             log.exception("could not record the failed load %s in the audit table", record.load_id)
     else:
-        warehouse.record_load(record)
+        walk.warehouse.record_load(record)

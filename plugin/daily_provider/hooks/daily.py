@@ -2,15 +2,15 @@
 
 Transport only: it knows connections, HTTP, retries and the page walk, nothing about columns. The
 retry rules live in ``retry.py``, the limiter in ``ratelimit.py``, the walk in ``pagination.py`` and
-the settings rules in ``settings.py``. The key never leaves the session's auth object: not in a log
-line, an exception message or ``repr``.
+the settings rules in ``settings.py``; which anchors a walk may start from is ``anchors.py``'s call.
+The key never leaves the session's auth object: not in a log line, an exception message or ``repr``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,8 +20,16 @@ from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from daily_provider import __version__
+from daily_provider.anchors import Anchor
 from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyError, DailyTransportError
-from daily_provider.hooks.pagination import CursorWalk, Entry, PageInfo, WalkStats, parse_page
+from daily_provider.hooks.pagination import (
+    CursorRejected,
+    CursorWalk,
+    Entry,
+    PageInfo,
+    WalkStats,
+    parse_page,
+)
 from daily_provider.hooks.ratelimit import RateLimiter
 from daily_provider.hooks.retry import (
     MalformedResponse,
@@ -161,11 +169,14 @@ class DailyHook(BaseHook):
         url_filter: str | None = None,
         stats: WalkStats | None = None,
         on_page: Callable[[PageInfo], None] | None = None,
+        start_after: Anchor | Sequence[Anchor] | None = None,
+        on_rejected_anchor: Callable[[Anchor, str], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield Daily's raw log records with ``createdAt`` in ``[start, end)``, each id exactly once.
 
-        Walks pages from the newest record toward older ones and stops once a page reaches older
-        than ``start``. Arguments and settings are checked here, before any request.
+        Walks pages from the newest record (or from an anchor) toward older ones and stops once a
+        page reaches older than ``start``. Arguments and settings are checked here, before any
+        request. The records are the same whichever way the walk starts.
 
         :param start: window start, an aware datetime (inclusive).
         :param end: window end, an aware datetime (exclusive).
@@ -173,6 +184,12 @@ class DailyHook(BaseHook):
         :param url_filter: Daily's ``url`` filter: the API route, or the webhook server URL.
         :param stats: counters to fill in while walking (requests, pages, retries, ...).
         :param on_page: called with a PageInfo after each accepted page.
+        :param start_after: anchors to start after instead of the newest record, tried in order
+            (see ``anchors.choose_anchors``); each must have ``created_at >= end``. An anchor the
+            API refuses (4xx, an empty page where records existed, records newer than it) is
+            reported to ``on_rejected_anchor`` with a WARNING and the next one is tried, then the
+            newest record. Nothing is yielded before a start is accepted, so nothing is lost.
+        :param on_rejected_anchor: called with each refused anchor and the reason, e.g. to drop it.
         """
         window = Window(start, end)
         if source not in SOURCES:
@@ -199,8 +216,50 @@ class DailyHook(BaseHook):
             )
             return entries
 
-        walk = CursorWalk(fetch, window, stats=walk_stats, describe=describe, on_page=on_page, logger=log)
-        return iter(walk)
+        anchors = _checked_anchors(start_after, window)
+
+        def walk(anchor: Anchor | None) -> CursorWalk:
+            return CursorWalk(
+                fetch,
+                window,
+                stats=walk_stats,
+                describe=describe,
+                on_page=on_page,
+                logger=log,
+                start_after=anchor.cursor() if anchor is not None else None,
+            )
+
+        if not anchors:
+            return iter(walk(None))
+        return self._walk_from_anchors(anchors, walk, walk_stats, describe, on_rejected_anchor)
+
+    @staticmethod
+    def _walk_from_anchors(
+        anchors: list[Anchor],
+        walk: Callable[[Anchor | None], CursorWalk],
+        stats: WalkStats,
+        describe: str,
+        on_rejected: Callable[[Anchor, str], None] | None,
+    ) -> Iterator[dict[str, Any]]:
+        for anchor in anchors:
+            try:
+                # CursorRejected comes from the first page, before any record: nothing to undo.
+                yield from walk(anchor)
+                return
+            except CursorRejected as rejected:
+                stats.cursors_rejected += 1
+                log.warning(
+                    "Daily refused cursor anchor %s (createdAt %s) for %s: %s. No record was lost: "
+                    "starting %s instead; the anchor will be dropped.",
+                    anchor.record_id,
+                    anchor.created_at.isoformat(),
+                    describe,
+                    rejected.reason,
+                    "from the next anchor" if anchor is not anchors[-1] else "at the newest record",
+                )
+                if on_rejected is not None:
+                    on_rejected(anchor, rejected.reason)
+        yield from walk(None)
 
     def redaction_secret(self) -> str | None:
         """Return the connection's ``redaction_secret`` extra (the key of the hashed redaction), if set."""
@@ -401,6 +460,22 @@ class DailyHook(BaseHook):
         else:
             key = self._api_key.value if self._api_key is not None else None
         return text.replace(key, "***") if key else text
+
+
+def _checked_anchors(start_after: Anchor | Sequence[Anchor] | None, window: Window) -> list[Anchor]:
+    if start_after is None:
+        return []
+    anchors = [start_after] if isinstance(start_after, Anchor) else list(start_after)
+    for anchor in anchors:
+        if not isinstance(anchor, Anchor):
+            raise DailyConfigError(f"start_after must hold Anchor objects, got {type(anchor).__name__}")
+        if anchor.created_at < window.end:
+            raise DailyConfigError(
+                f"anchor {anchor.record_id} has createdAt {anchor.created_at.isoformat()}, before the end of "
+                f"the window {window}: records tied with it could be skipped. Pass only anchors at or after "
+                "the window's end (anchors.choose_anchors picks them)."
+            )
+    return anchors
 
 
 def _mask_in_airflow_logs(key: str) -> None:

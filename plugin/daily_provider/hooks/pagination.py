@@ -4,7 +4,10 @@ Daily's docs contradict themselves on which cursor parameter moves toward older 
 detects it from the data and then holds the API to it: every page must be at or older than its
 cursor and bring at least one record not seen before, or the walk stops with the ids and timestamps
 involved. It knows records only as id + createdAt + the raw dict, and pages only through a ``fetch``
-function, so it runs the same against HTTP, a fake, or the simulator.
+function, so it runs the same against HTTP, a fake, or the simulator. A walk may also start from a
+record a former walk passed (a :class:`StartCursor`, e.g. a stored anchor) instead of the newest
+record; if the API no longer accepts that cursor, the walk raises :class:`CursorRejected` before it
+has yielded anything, so the caller can start again elsewhere without losing or repeating a record.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from daily_provider.exceptions import DailyPaginationError
+from daily_provider.exceptions import DailyAPIError, DailyPaginationError
 from daily_provider.hooks.retry import MalformedResponse
 from daily_provider.window import Window
 
@@ -27,6 +30,10 @@ LITERAL = "literal"
 OLDER_PARAM = {STRIPE: "starting_after", LITERAL: "ending_before"}
 # How often a page holding only the cursor record is asked for again before it is judged.
 CURSOR_REPLAY_REASKS = 2
+# Statuses with which Daily refuses a cursor id it does not know (any more): 400
+# invalid-request-error "unknown log id", and what a proxy or a future API may answer instead.
+_CURSOR_REFUSED_STATUSES = frozenset({400, 404, 410, 422})
+_AUTH_ERRORS = frozenset({"authentication-error", "authorization-header-error", "forbidden-error"})
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +53,17 @@ class WalkStats:
     newest_seen: datetime | None = None
     rate_limited: int = 0
     waited_seconds: float = 0.0
+    started_after: str | None = None  # the id of the start cursor the walk used, None from the head
+    cursors_rejected: int = 0  # start cursors the API refused before one worked (or the head was used)
 
 
 @dataclass(frozen=True)
 class PageInfo:
-    """One accepted page, as passed to ``on_page`` (enough to store a cursor anchor)."""
+    """One accepted page, as passed to ``on_page`` (enough to store a cursor anchor).
+
+    ``entries`` are the page's records not seen before in this walk, newest first: with them a
+    caller sees every record the walk passed, in order, without keeping the pages.
+    """
 
     first_id: str
     first_created_at: datetime
@@ -58,6 +71,7 @@ class PageInfo:
     last_created_at: datetime
     records: int
     convention: str | None
+    entries: tuple[Entry, ...] = ()
 
 
 class Entry(NamedTuple):
@@ -70,6 +84,43 @@ class Entry(NamedTuple):
 
 # (cursor parameter, cursor id) -> validated page; (None, None) asks for the newest page.
 Fetch = Callable[[str | None, str | None], list[Entry]]
+
+
+@dataclass(frozen=True)
+class StartCursor:
+    """Where a walk starts instead of the newest record: a record a former walk passed.
+
+    The walk asks for the records older than it with ``convention``'s older-walking parameter, so
+    it reads nothing newer than ``created_at``: the caller must only pick a cursor whose
+    ``created_at`` is at or after the window's end (records tied with it are then outside the
+    window too). ``records_follow`` says older records existed when the cursor was recorded, so an
+    empty page means the API no longer knows the cursor rather than that nothing is left.
+    """
+
+    id: str
+    created_at: datetime
+    convention: str
+    records_follow: bool = True
+
+
+class CursorRejected(Exception):
+    """The API refused a StartCursor before the walk yielded anything; start elsewhere.
+
+    Not a DailyError: it never leaves the hook, which falls back to another cursor or the head.
+    """
+
+    def __init__(self, cursor: StartCursor, reason: str) -> None:
+        super().__init__(f"start cursor {cursor.id} (createdAt {_ts(cursor.created_at)}): {reason}")
+        self.cursor = cursor
+        self.reason = reason
+
+
+def refuses_cursor(error: DailyAPIError) -> bool:
+    """True when a 4xx answer to a cursor request means "this cursor id is not usable".
+
+    Authentication and permission errors are not about the cursor: they fail the walk as before.
+    """
+    return error.status in _CURSOR_REFUSED_STATUSES and error.error not in _AUTH_ERRORS
 
 
 def parse_created_at(value: object) -> datetime | None:
@@ -124,6 +175,8 @@ class CursorWalk:
     :param describe: how to name this walk in messages, e.g. ``source=api, window [..)``.
     :param on_page: called after each accepted page, once its in-window records have been yielded.
     :param progress_every: log a progress line every this many pages.
+    :param start_after: start from this record instead of the newest one (its ``created_at`` must be
+        at or after ``window.end``); raises CursorRejected on the first page if the API refuses it.
     """
 
     def __init__(
@@ -137,7 +190,21 @@ class CursorWalk:
         progress_every: int = 10,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        start_after: StartCursor | None = None,
     ) -> None:
+        if start_after is not None:
+            if start_after.convention not in OLDER_PARAM:
+                raise ValueError(
+                    f"start cursor {start_after.id} has convention {start_after.convention!r}; "
+                    f"expected one of {', '.join(OLDER_PARAM)}"
+                )
+            if start_after.created_at < window.end:
+                # Records tied with the cursor but before it in the API's order would be skipped.
+                raise ValueError(
+                    f"start cursor {start_after.id} has createdAt {_ts(start_after.created_at)}, inside the "
+                    f"window {window}; a start cursor must be at or after the window's end"
+                )
+        self._start_after = start_after
         self._fetch = fetch
         self._window = window
         self._stats = stats
@@ -155,11 +222,15 @@ class CursorWalk:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self._started = self._clock()
-        page = self._fetch(None, None)
+        cursor: Entry | None = None
+        if self._start_after is None:
+            page = self._fetch(None, None)
+        else:
+            cursor, page = self._first_after(self._start_after)
         if not page:
             self._finish(ran_out=True)
             return
-        yield from self._accept(page, cursor=None)
+        yield from self._accept(page, cursor=cursor)
         while page[-1].created_at >= self._window.start:
             cursor = page[-1]
             if self._convention is None:
@@ -171,6 +242,47 @@ class CursorWalk:
                 return
             yield from self._accept(page, cursor=cursor)
         self._finish(ran_out=False)
+
+    def _first_after(self, start: StartCursor) -> tuple[Entry, list[Entry]]:
+        """Fetch the first page older than the start cursor, or raise CursorRejected.
+
+        Runs before anything is yielded. The cursor joins the dedupe frontier, so a page that
+        repeats it is handled like any cursor replay.
+        """
+        cursor = Entry(start.id, start.created_at, {})
+        self._convention = start.convention
+        self._stats.convention = start.convention
+        self._frontier_time, self._frontier_ids = cursor.created_at, {cursor.id}
+        param = OLDER_PARAM[start.convention]
+        try:
+            page = self._fetch_after(param, cursor)
+        except DailyAPIError as err:
+            if refuses_cursor(err):
+                answer = " ".join(str(part) for part in (err.status, err.error) if part)
+                detail = f' "{err.info}"' if err.info else ""
+                raise CursorRejected(
+                    start, f"Daily answered {param}={start.id} with {answer}{detail}"
+                ) from err
+            raise
+        if not page and start.records_follow:
+            raise CursorRejected(
+                start, f"Daily answered {param}={start.id} with an empty page, where older records existed"
+            )
+        newer = [e for e in page if e.created_at > cursor.created_at]
+        if newer:
+            # The API reads the cursor in another direction than the stored convention says.
+            raise CursorRejected(
+                start, f"Daily answered {param}={start.id} with records newer than it ({_list(newer)})"
+            )
+        self._stats.started_after = start.id
+        self._log.info(
+            "Daily logs walk (%s) starts after record %s (createdAt %s) with %s=, not at the newest record",
+            self._describe,
+            start.id,
+            _ts(start.created_at),
+            param,
+        )
+        return cursor, page
 
     def _detect(self, cursor: Entry) -> list[Entry]:
         """Find which parameter walks older; return the first older page (empty at the end of data)."""
@@ -248,7 +360,15 @@ class CursorWalk:
         if self._on_page is not None:
             first, last = page[0], page[-1]
             self._on_page(
-                PageInfo(first.id, first.created_at, last.id, last.created_at, len(page), self._convention)
+                PageInfo(
+                    first.id,
+                    first.created_at,
+                    last.id,
+                    last.created_at,
+                    len(page),
+                    self._convention,
+                    tuple(fresh),
+                )
             )
         if self._stats.pages % self._progress_every == 0:
             self._log.info("Daily logs walk progress (%s): %s", self._describe, self._progress())
@@ -339,10 +459,11 @@ class CursorWalk:
                 if stats.oldest_seen and stats.newest_seen
                 else "none"
             )
+            start = f"after record {stats.started_after}" if stats.started_after else "at the newest record"
             text += (
                 f", {stats.duplicates_skipped} duplicates skipped, {stats.rate_limited} rate-limited, "
                 f"{stats.waited_seconds:.1f} s waited, convention {self._convention or 'not needed'}, "
-                f"records seen span {span}, {elapsed:.1f} s"
+                f"started {start}, records seen span {span}, {elapsed:.1f} s"
             )
         return text
 

@@ -4,15 +4,21 @@ A warehouse gets a staged window (one Parquet file whose columns carry the logic
 ``schema.ColumnType``) and must replace that window in the target table atomically: after the
 call the table holds exactly the staged rows for ``[start, end)`` of that source, and rows outside
 the window are untouched; if the call fails the table holds exactly what it held before.
+
+A warehouse may also be an :class:`AnchorStore`: it keeps the walk's cursor anchors (see
+``daily_provider.anchors``) in ``daily_logs_anchors`` next to the data. That is optional: a
+warehouse without it loads the same rows, its walks just always start at the newest record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from daily_provider.anchors import Anchor, AnchorScope
 from daily_provider.schema import ColumnType
 from daily_provider.window import Window
 
@@ -75,4 +81,26 @@ class Warehouse(Protocol):
 
     def close(self) -> None:
         """Release connections and locks."""
+        ...
+
+
+@runtime_checkable
+class AnchorStore(Protocol):
+    """Keeps cursor anchors in ``daily_logs_anchors``, per :class:`AnchorScope`.
+
+    Anchors are hints that only save requests: losing them, or the whole table, costs speed and
+    never a record, so callers treat a failing store as "no anchors" and carry on.
+    """
+
+    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+        """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first
+        (empty when the table does not exist)."""
+        ...
+
+    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+        """Store ``anchors``: one per mark (a new one replaces the mark's old one) and one per id."""
+        ...
+
+    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+        """Remove the anchors of ``scope`` with these record ids (the API refused them)."""
         ...

@@ -6,7 +6,9 @@ narrowed) -> one multi-statement transaction that deletes the window and inserts
 The staging table is removed afterwards, also when a step fails. Jobs get deterministic ids (see
 ``bigquery_names``): a call repeated on the same try re-attaches to the job it already started,
 and a new try runs fresh jobs, which is safe because replacing a window is idempotent. Every query
-carries a ``maximum_bytes_billed`` guard and labels. The SQL is in ``sql/bigquery/``.
+carries a ``maximum_bytes_billed`` guard and labels. It also keeps the walks' cursor anchors in
+``daily_logs_anchors`` (an AnchorStore); those jobs get fresh ids, since anchors are only hints and
+a re-attached read would return stale ones. The SQL is in ``sql/bigquery/``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -34,10 +37,11 @@ except ImportError as exc:  # the client library is an optional extra
         "pip install 'airflow-provider-daily[bigquery]' (or [google] for gcp_conn_id support)"
     ) from exc
 
+from daily_provider.anchors import Anchor, AnchorScope, unique_anchors
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import ColumnType
 from daily_provider.sql import render
-from daily_provider.warehouses.base import LOADS_TABLE, LoadRecord, StagedWindow
+from daily_provider.warehouses.base import ANCHORS_TABLE, LOADS_TABLE, LoadRecord, StagedWindow
 from daily_provider.warehouses.bigquery_columns import (
     BIGQUERY_TYPES,
     ColumnPlan,
@@ -86,6 +90,25 @@ _FILE_CHUNK = 1 << 20
 _REASON_SUFFIX = re.compile(r";\s*reason: .*$", re.DOTALL)
 
 JobT = TypeVar("JobT", bigquery.QueryJob, bigquery.LoadJob)
+
+ANCHORS_SCHEMA: dict[str, str] = {
+    "table_name": "STRING",
+    "source": "STRING",
+    "url_filter": "STRING",
+    "mark": "TIMESTAMP",
+    "record_id": "STRING",
+    "created_at": "TIMESTAMP",
+    "convention": "STRING",
+    "older_id": "STRING",
+    "older_created_at": "TIMESTAMP",
+    "recorded_at": "TIMESTAMP",
+}
+_ANCHOR_FIELDS = ("mark", "record_id", "created_at", "convention", "older_id", "older_created_at")
+ANCHORS_DESCRIPTION = (
+    "Cursor anchors of airflow-provider-daily: per table, source and url filter, the oldest Daily log "
+    "record at or after each hour mark a walk passed, so later walks can start next to their window. "
+    "Only hints: deleting rows or the table costs API requests, never a record."
+)
 
 
 class BigQueryWarehouse:
@@ -253,6 +276,111 @@ class BigQueryWarehouse:
         prefix = sanitize_job_id(f"daily_logs_audit_{record.load_id}_{record.status}")
         self._run_query(
             "audit", sql, query_params, job_id(prefix, "audit", self.try_number, step_digest), loads, what
+        )
+
+    # -- cursor anchors (AnchorStore) ------------------------------------------------------------
+
+    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+        """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first."""
+        anchors = self._ref(ANCHORS_TABLE)
+        try:
+            self.get_client().get_table(anchors.table_id, retry=self.api_retry)
+        except google_exceptions.NotFound:
+            return []
+        except google_exceptions.GoogleAPICallError as exc:
+            raise self._api_error(exc, "looking up the table", anchors, f"anchors of {scope}") from exc
+        params = [
+            *_scope_parameters(scope),
+            bigquery.ScalarQueryParameter("at_or_after", "TIMESTAMP", at_or_after),
+            bigquery.ScalarQueryParameter("limit", "INT64", limit),
+        ]
+        sql = render(DIALECT, "find_anchors", anchors=anchors.sql)
+        job = self._anchor_query("anchors_find", sql, params, scope, anchors)
+        return [
+            Anchor(
+                record_id=row["record_id"],
+                created_at=row["created_at"],
+                convention=row["convention"],
+                mark=row["mark"],
+                older_id=row["older_id"],
+                older_created_at=row["older_created_at"],
+            )
+            for row in job.result(retry=self.api_retry)
+        ]
+
+    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+        """Store ``anchors`` in one transaction, replacing the scope's anchors of the same marks or ids."""
+        kept = unique_anchors(anchors)
+        if not kept:
+            return
+        ref = self._ensure_anchors_table(scope)
+        structs = [
+            bigquery.StructQueryParameter(
+                None,
+                *(
+                    bigquery.ScalarQueryParameter(name, ANCHORS_SCHEMA[name], getattr(anchor, name))
+                    for name in _ANCHOR_FIELDS
+                ),
+            )
+            for anchor in kept
+        ]
+        params = [
+            *_scope_parameters(scope),
+            bigquery.ArrayQueryParameter("marks", "TIMESTAMP", [anchor.mark for anchor in kept]),
+            bigquery.ArrayQueryParameter("record_ids", "STRING", [anchor.record_id for anchor in kept]),
+            bigquery.ArrayQueryParameter("anchors", "STRUCT", structs),
+            bigquery.ScalarQueryParameter("recorded_at", "TIMESTAMP", datetime.now(timezone.utc)),
+        ]
+        sql = render(
+            DIALECT,
+            "save_anchors",
+            delete_anchors=render(DIALECT, "delete_anchors", anchors=ref.sql).strip(),
+            insert_anchors=render(DIALECT, "insert_anchors", anchors=ref.sql).strip(),
+        )
+        self._anchor_query("anchors_save", sql, params, scope, ref)
+
+    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+        """Remove the scope's anchors with these record ids."""
+        if not record_ids:
+            return
+        ref = self._ensure_anchors_table(scope)
+        params = [
+            *_scope_parameters(scope),
+            bigquery.ArrayQueryParameter("marks", "TIMESTAMP", []),
+            bigquery.ArrayQueryParameter("record_ids", "STRING", list(record_ids)),
+        ]
+        sql = render(DIALECT, "delete_anchors", anchors=ref.sql)
+        self._anchor_query("anchors_drop", sql, params, scope, ref)
+
+    def _ensure_anchors_table(self, scope: AnchorScope) -> TableRef:
+        ref = self._ref(ANCHORS_TABLE)
+        table = bigquery.Table(
+            ref.table_id,
+            schema=[
+                bigquery.SchemaField(name, field_type, mode="REQUIRED")
+                for name, field_type in ANCHORS_SCHEMA.items()
+            ],
+        )
+        table.description = ANCHORS_DESCRIPTION
+        self._ensure_table(ref, table, f"anchors of {scope}")
+        return ref
+
+    def _anchor_query(
+        self,
+        step: str,
+        sql: str,
+        params: list[Any],
+        scope: AnchorScope,
+        ref: TableRef,
+    ) -> bigquery.QueryJob:
+        prefix = sanitize_job_id(f"daily_logs_anchors_{scope.table}_{scope.source}")
+        # A fresh id per call: re-attaching to an earlier read would return stale anchors.
+        fresh_job_id = job_id(prefix, step, self.try_number, uuid.uuid4().hex[:16])
+        # Parallel tasks saving anchors may abort each other's transaction; one quick retry, then
+        # the caller goes on without (anchors only save requests) rather than waiting minutes.
+        delays = self.conflict_retry_delays[:1]
+        return self._run_query(
+            step, sql, params, fresh_job_id, ref, f"anchors of {scope}", conflict_retry_delays=delays
         )
 
     def table_columns(self, table: str) -> dict[str, ColumnType]:
@@ -446,8 +574,10 @@ class BigQueryWarehouse:
         first_job_id: str,
         ref: TableRef,
         what: str,
+        conflict_retry_delays: Sequence[float] | None = None,
     ) -> bigquery.QueryJob:
-        """Run one query job, re-attaching to it if it exists, and retrying concurrent-update aborts."""
+        """Run one query job, re-attaching to it if it exists, and retrying concurrent-update aborts
+        after ``conflict_retry_delays`` (the warehouse's own when None)."""
         client = self.get_client()
         config = bigquery.QueryJobConfig(
             query_parameters=params,
@@ -456,7 +586,7 @@ class BigQueryWarehouse:
             use_legacy_sql=False,
         )
         doing = _STEP_DESCRIPTIONS.get(step, step)
-        delays = list(self.conflict_retry_delays)
+        delays = list(self.conflict_retry_delays if conflict_retry_delays is None else conflict_retry_delays)
         # One id per attempt: the first, then one per concurrent-update retry, and up to two more
         # for earlier calls' failed jobs found under our ids (a failed job changed nothing).
         job_ids = [first_job_id] + [f"{first_job_id}_a{n}" for n in range(2, len(delays) + 4)]
@@ -600,10 +730,21 @@ class BigQueryWarehouse:
 
 
 _STEP_DESCRIPTIONS = {
+    "anchors_find": "reading cursor anchors",
+    "anchors_save": "saving cursor anchors",
+    "anchors_drop": "dropping refused cursor anchors",
     "schema": "adding or widening columns",
     "replace": "replacing the window (DELETE + INSERT transaction)",
     "audit": "recording the load",
 }
+
+
+def _scope_parameters(scope: AnchorScope) -> list[bigquery.ScalarQueryParameter]:
+    return [
+        bigquery.ScalarQueryParameter("table_name", "STRING", scope.table),
+        bigquery.ScalarQueryParameter("source", "STRING", scope.source),
+        bigquery.ScalarQueryParameter("url_filter", "STRING", scope.url_filter),
+    ]
 
 
 def _reasons(exc: google_exceptions.GoogleAPICallError, job: Any = None) -> list[str]:

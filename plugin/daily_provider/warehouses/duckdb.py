@@ -4,7 +4,8 @@ Each window is replaced in one transaction (DELETE the window, one bulk INSERT .
 staged Parquet file), after the table's columns were added or widened to fit the staged ones.
 DuckDB lets only one process open a file for writing, so every write holds an exclusive
 ``flock`` on ``<path>.lock`` and opens the database under it: concurrent loads of one file wait for
-each other instead of failing. The SQL is in ``sql/duckdb/``.
+each other instead of failing. It also keeps the walks' cursor anchors in ``daily_logs_anchors``
+(an AnchorStore). The SQL is in ``sql/duckdb/``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -22,10 +24,11 @@ from typing import IO, Any
 import duckdb
 import orjson
 
+from daily_provider.anchors import Anchor, AnchorScope, unique_anchors
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import ColumnType, is_valid_column_name, widen
 from daily_provider.sql import render, validate_name
-from daily_provider.warehouses.base import LOADS_TABLE, LoadRecord, StagedWindow
+from daily_provider.warehouses.base import ANCHORS_TABLE, LOADS_TABLE, LoadRecord, StagedWindow
 from daily_provider.window import Window
 
 log = logging.getLogger(__name__)
@@ -251,6 +254,77 @@ class DuckDBWarehouse:
                     f"{LOADS_TABLE!r} ({self.path}) failed: {exc}"
                 ) from exc
 
+    # -- cursor anchors (AnchorStore) -----------------------------------------------------------
+
+    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+        """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first."""
+        params = {**_scope_params(scope), "at_or_after": at_or_after, "limit": limit}
+        rows = self._anchor_statements(f"reading anchors of {scope}", [("find_anchors", params)])
+        return [
+            Anchor(
+                record_id=record_id,
+                created_at=_utc(created_at),
+                convention=convention,
+                mark=_utc(mark),
+                older_id=older_id,
+                older_created_at=_utc(older_created_at),
+            )
+            for record_id, created_at, convention, mark, older_id, older_created_at in rows
+        ]
+
+    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+        """Store ``anchors`` in one transaction, replacing the scope's anchors of the same marks or ids."""
+        kept = unique_anchors(anchors)
+        if not kept:
+            return
+        scope_params = _scope_params(scope)
+        marks = [anchor.mark for anchor in kept]
+        record_ids = [anchor.record_id for anchor in kept]
+        insert = {
+            **scope_params,
+            "marks": marks,
+            "record_ids": record_ids,
+            "created_ats": [anchor.created_at for anchor in kept],
+            "conventions": [anchor.convention for anchor in kept],
+            "older_ids": [anchor.older_id for anchor in kept],
+            "older_created_ats": [anchor.older_created_at for anchor in kept],
+            "recorded_at": datetime.now(timezone.utc),
+        }
+        delete = {**scope_params, "marks": marks, "record_ids": record_ids}
+        self._anchor_statements(
+            f"saving {len(kept)} anchors of {scope}",
+            [("delete_anchors", delete), ("insert_anchors", insert)],
+        )
+
+    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+        """Remove the scope's anchors with these record ids."""
+        if not record_ids:
+            return
+        params = {**_scope_params(scope), "marks": [], "record_ids": list(record_ids)}
+        self._anchor_statements(f"dropping anchors of {scope}", [("delete_anchors", params)])
+
+    def _anchor_statements(self, doing: str, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Run anchor statements in one transaction; return the last one's rows."""
+        anchors_sql = quote_identifier(ANCHORS_TABLE)
+        rows: list[Any] = []
+        with self._session() as conn:
+            try:
+                conn.execute(render(DIALECT, "create_anchors_table", anchors=anchors_sql))
+                conn.begin()
+                try:
+                    for name, params in statements:
+                        rows = conn.execute(render(DIALECT, name, anchors=anchors_sql), params).fetchall()
+                    conn.commit()
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            except duckdb.Error as exc:
+                raise WarehouseError(
+                    f"{doing} in DuckDB table {ANCHORS_TABLE!r} ({self.path}) failed: {exc}. Anchors only "
+                    f"save requests: loads go on without them, and the table may be dropped if it is damaged."
+                ) from exc
+        return rows
+
     def table_columns(self, table: str) -> dict[str, ColumnType]:
         """Return ``table``'s columns and logical types in table order (empty if it does not exist)."""
         name = _table_name(table)
@@ -392,6 +466,14 @@ def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
     # A failed COMMIT has already ended the transaction; the original error is the one to raise.
     with suppress(duckdb.TransactionException):
         conn.rollback()
+
+
+def _scope_params(scope: AnchorScope) -> dict[str, str]:
+    return {"table_name": scope.table, "source": scope.source, "url_filter": scope.url_filter}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
 
 
 def _count(row: tuple[Any, ...] | None) -> int:
