@@ -174,6 +174,22 @@ def _run_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_views(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("views", help="create (or replace) the analysis views in a DuckDB file")
+    parser.add_argument("--duckdb", required=True, help="DuckDB database file")
+    parser.add_argument("--api-table", default="daily_api_logs")
+    parser.add_argument("--webhook-table", default="daily_webhook_logs")
+    parser.set_defaults(func=_run_views)
+
+
+def _run_views(args: argparse.Namespace) -> int:
+    from daily_provider.views import create_views_duckdb
+
+    report = create_views_duckdb(args.duckdb, api_table=args.api_table, webhook_table=args.webhook_table)
+    print(report.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daily-logs", description=__doc__.splitlines()[0] if __doc__ else None
@@ -184,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backfill(sub)
     _add_simulate(sub)
     _add_summary(sub)
+    _add_views(sub)
     return parser
 
 

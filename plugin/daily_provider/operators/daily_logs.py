@@ -14,6 +14,7 @@ import os
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -27,7 +28,10 @@ from daily_provider.load import (
     DEFAULT_CHUNK_ROWS,
     REDACTION_SECRET_ENV,
     SOURCES,
+    LoadSummary,
+    RangeSummary,
     default_table,
+    load_range,
     load_window,
 )
 from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
@@ -125,6 +129,11 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param staging_dir: Directory for the window's staging files (default: the system temp dir).
     :param requests_per_second: Client-side rate limit; overrides the connection's.
     :param api_max_retries: Retries for 429/5xx/timeouts; overrides the connection's.
+    :param use_anchors: Start the walk from a stored cursor anchor at or after the window's end
+        (``daily_logs_anchors``) instead of from the newest record.
+    :param range_mode: Load the window as consecutive ``range_step`` pieces in one walk, each
+        replaced atomically as the walk passes it: for a backfill DAG whose one run covers many days.
+    :param range_step: Width of each piece in range mode (default one day).
 
     When the OpenLineage provider is installed, the task reports the Daily endpoint as its input
     and the table as its output (with the row count).
@@ -150,6 +159,9 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         staging_dir: str | None = None,
         requests_per_second: float | None = None,
         api_max_retries: int | None = None,
+        use_anchors: bool = True,
+        range_mode: bool = False,
+        range_step: timedelta = timedelta(days=1),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -170,6 +182,9 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
         self.api_max_retries = api_max_retries
+        self.use_anchors = use_anchors
+        self.range_mode = range_mode
+        self.range_step = range_step
         self._lineage: _Lineage | None = None
 
     # Subclasses say which warehouse to load and how its tables are named for lineage.
@@ -204,30 +219,37 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         table = self.table or default_table(self.source)
         hook = self.make_hook()
         warehouse = self.make_warehouse(context, window)
+        run_id = str(context.get("run_id") or "manual")
+        arguments: dict[str, Any] = {
+            "hook": hook,
+            "warehouse": warehouse,
+            "window": window,
+            "source": self.source,
+            "table": table,
+            "run_id": run_id,
+            "config": self.normalize_config(hook),
+            "chunk_rows": self.chunk_rows,
+            "staging_dir": self.staging_dir,
+            "url_filter": self.url_filter,
+            "use_anchors": self.use_anchors,
+        }
         try:
-            summary = load_window(
-                hook=hook,
-                warehouse=warehouse,
-                window=window,
-                source=self.source,
-                table=table,
-                run_id=str(context.get("run_id") or "manual"),
-                config=self.normalize_config(hook),
-                chunk_rows=self.chunk_rows,
-                staging_dir=self.staging_dir,
-                url_filter=self.url_filter,
-            )
+            summary: LoadSummary | RangeSummary
+            if self.range_mode:
+                summary = load_range(step=self.range_step, **arguments)
+            else:
+                summary = load_window(**arguments)
             target = self.load_target(warehouse, table)
         finally:
             warehouse.close()
         self._lineage = _Lineage(target=target, rows=summary.rows)
         result = summary.as_dict()
-        extra = {
+        extra: dict[str, Any] = {
             "source": summary.source,
             "table": summary.table,
             "target": target.uri,
-            "window_start": result["window_start"],
-            "window_end": result["window_end"],
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
             "rows": summary.rows,
         }
         outlet_events = context.get("outlet_events")

@@ -136,3 +136,15 @@ def test_a_source_that_renders_to_an_unknown_value_fails_before_any_request(tmp_
     task.source = "calls"  # what the template rendered to
     with pytest.raises(DailyConfigError, match="source='calls' is not one of api, webhook"):
         task.execute(make_context())
+
+
+def test_range_mode_loads_each_day_of_a_multi_day_window_in_one_walk(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    start, end = DAY1 - timedelta(days=1), DAY2 + timedelta(days=1)
+    task = operator(db, start=start.isoformat(), end=end.isoformat(), range_mode=True)
+    result = task.execute(make_context())
+    assert table_ids(db) == truth_ids(simulator, "api", start, end)
+    assert result["rows"] == len(table_ids(db))
+    assert [status for status, _rows, _error in loads(db)] == ["success"] * 3  # one audit row per day
