@@ -52,3 +52,7 @@ clean:
 
 backfill-demo: venv
 	$(BIN)/python scripts/backfill_demo.py
+
+soak: venv
+	DAILY_SOAK_WINDOWS=200 $(BIN)/pytest -q tests/faults/test_soak.py
+	DAILY_CRASH_KILLS=10 $(BIN)/pytest -q tests/faults/test_crash.py

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -204,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (a timeout, systemd, Kubernetes) raised as an exception, so a load records its attempt."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(
+        "stopped by SIGTERM; the window being loaded was left as it was and its attempt recorded as failed"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -211,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Python's default SIGTERM handling exits at once and would leave the audit row 'running'.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.func(args))
     except (DailyError, ValueError, OSError) as exc:
@@ -218,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Terminated as exc:
+        print(f"daily-logs {args.command}: {exc}", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
+from daily_provider.sql import validate_name
 from daily_provider.staging import StagingStats, StagingWriter
 from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
 from daily_provider.window import Window
@@ -368,6 +369,11 @@ class _Walk:
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
         table = table or default_table(source)
+        try:
+            # Both warehouses take plain identifiers only; say so before any request, not after the walk.
+            validate_name(table, what="table")
+        except ValueError as exc:
+            raise DailyConfigError(f"{exc}; fix the table argument of the operator or CLI") from None
         store = warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None
         return cls(
             hook=hook,

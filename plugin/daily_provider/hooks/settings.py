@@ -137,6 +137,11 @@ def normalize_base_url(raw: str, *, allow_insecure_http: bool) -> str:
     if not text:
         raise DailyConfigError(f"the base URL is empty; expected something like {DEFAULT_BASE_URL}")
     if "://" not in text:
+        if "//" in text or ":/" in text:
+            # "https//host" or "https:/host" would become a request to a host named "https".
+            raise DailyConfigError(
+                f"the base URL {raw!r} has a mistyped scheme (expected '://'); write it like {DEFAULT_BASE_URL}"
+            )
         text = "https://" + text
     try:
         parts = urlsplit(text)
@@ -171,9 +176,13 @@ def normalize_base_url(raw: str, *, allow_insecure_http: bool) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """Return True for localhost, 127.0.0.0/8 and ::1."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    """Return True for localhost, 127.0.0.0/8 and ::1.
+
+    Only the name ``localhost`` itself counts: ``*.localhost`` names go to DNS on common resolvers
+    (glibc without systemd-resolved), which could send the key in clear to any host.
+    """
+    name = host.strip("[]").lower().removesuffix(".")
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

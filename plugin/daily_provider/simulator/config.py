@@ -26,9 +26,19 @@ _RATES = (
     "duplicate_rate",
 )
 
-_INTEGERS = ("seed", "burst_429", "arrivals_per_request", "max_limit", "auth_fail_after", "forbidden_after")
+_INTEGERS = (
+    "seed",
+    "burst_429",
+    "burst_429_after",
+    "arrivals_per_request",
+    "max_limit",
+    "auth_fail_after",
+    "forbidden_after",
+    "stall_after",
+)
 _NUMBERS = (*_RATES, "retry_after_seconds", "rate_limit_per_second", "latency_ms", "stall_seconds")
-_OPTIONAL = ("rate_limit_per_second", "auth_fail_after", "forbidden_after")
+_OPTIONAL = ("rate_limit_per_second", "auth_fail_after", "forbidden_after", "stall_after")
+SERVER_ERROR_STATUSES = (500, 502, 503, 504)
 
 
 def _is_number(value: object) -> bool:
@@ -37,18 +47,28 @@ def _is_number(value: object) -> bool:
 
 @dataclass
 class FaultConfig:
-    """Fault switches, all off by default. Decisions are a function of ``seed`` and the request number."""
+    """Fault switches, all off by default. Decisions are a function of ``seed`` and the request number.
+
+    ``server_error_statuses`` are the statuses an injected 5xx picks from; ``burst_429`` 429s start
+    after ``burst_429_after`` requests (mid-walk bursts); every request after ``stall_after`` stalls
+    for ``stall_seconds`` (holds a client inside a request until it gives up or is killed);
+    ``echo_key_in_errors`` makes error answers repeat the Authorization header they got, as a
+    careless proxy would (the client must keep it out of its messages).
+    """
 
     seed: int = 0
     error_5xx_rate: float = 0.0
+    server_error_statuses: tuple[int, ...] = SERVER_ERROR_STATUSES
     rate_429: float = 0.0
     burst_429: int = 0
+    burst_429_after: int = 0
     retry_after: str = "seconds"
     retry_after_seconds: float = 1.0
     rate_limit_per_second: float | None = None
     latency_ms: float = 0.0
     stall_rate: float = 0.0
     stall_seconds: float = 2.0
+    stall_after: int | None = None
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
     html_rate: float = 0.0
@@ -59,9 +79,20 @@ class FaultConfig:
     auth_fail_after: int | None = None
     forbidden_after: int | None = None
     unknown_cursor_ids: frozenset[str] = frozenset()
+    echo_key_in_errors: bool = False
 
     def __post_init__(self) -> None:
         self.unknown_cursor_ids = frozenset(self.unknown_cursor_ids)
+        statuses = self.server_error_statuses
+        if isinstance(statuses, str) or not isinstance(statuses, list | tuple) or not statuses:
+            raise ValueError(
+                f"FaultConfig.server_error_statuses={statuses!r} must be a non-empty list of 5xx statuses"
+            )
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 500 <= s <= 599 for s in statuses):
+            raise ValueError(
+                f"FaultConfig.server_error_statuses={statuses!r} must hold integers from 500 to 599"
+            )
+        self.server_error_statuses = tuple(statuses)
         # Settings also arrive as JSON (POST /_sim/faults): check types here, not deep in a request.
         for name in (*_INTEGERS, *_NUMBERS):
             value = getattr(self, name)
@@ -78,12 +109,17 @@ class FaultConfig:
                 raise ValueError(
                     f"FaultConfig.{name}={value!r} is not a probability; give a number in [0, 1]"
                 )
+        if not isinstance(self.echo_key_in_errors, bool):
+            raise ValueError(
+                f"FaultConfig.echo_key_in_errors={self.echo_key_in_errors!r} must be true or false"
+            )
         if self.retry_after not in RETRY_AFTER_STYLES:
             raise ValueError(
                 f"FaultConfig.retry_after={self.retry_after!r} is unknown; use one of {', '.join(RETRY_AFTER_STYLES)}"
             )
         for name in (
             "burst_429",
+            "burst_429_after",
             "arrivals_per_request",
             "retry_after_seconds",
             "latency_ms",
@@ -102,6 +138,7 @@ class FaultConfig:
         """The settings as a JSON-ready dict (the shape ``POST /_sim/faults`` accepts)."""
         data = dataclasses.asdict(self)
         data["unknown_cursor_ids"] = sorted(self.unknown_cursor_ids)
+        data["server_error_statuses"] = list(self.server_error_statuses)
         return data
 
 

@@ -65,6 +65,21 @@ def error_response(status: int, error: str, info: str, headers: Mapping[str, str
     return _json(status, {"error": error, "info": info}, headers)
 
 
+def _echo_authorization(response: Response, authorization: str) -> Response:
+    """The same error, repeating the request's Authorization header in its text."""
+    echo = f" (request had Authorization: {authorization})"
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("info"), str):
+        body["info"] += echo
+        response.body = orjson.dumps(body)
+    else:
+        response.body += echo.encode()
+    return response
+
+
 class _BadRequest(Exception):
     """A logs request parameter Daily would reject with 400 invalid-request-error."""
 
@@ -163,8 +178,10 @@ class Simulator:
             state = self._faults
             request = state.next_request()
         response = self._answer_logs(state, request, query, headers)
+        if state.config.echo_key_in_errors and response.status >= 400:
+            response = _echo_authorization(response, headers.get("authorization", ""))
         latency = state.config.latency_ms / 1000.0
-        if state.hit(request, "stall", state.config.stall_rate):
+        if state.stalls(request):
             self._count_fault("stall")
             latency += state.config.stall_seconds
         response.delay += latency
@@ -261,7 +278,7 @@ class Simulator:
     def _throttle(self, state: FaultState, request: int) -> Response | None:
         """A 429 from the burst, the random rate or the server-side limiter; None to go on. Under the lock."""
         faults = state.config
-        fired = "burst_429" if state.take_burst() else None
+        fired = "burst_429" if state.take_burst(request) else None
         if fired is None and state.hit(request, "429", faults.rate_429):
             fired = "rate_429"
         if fired is not None:
@@ -284,7 +301,7 @@ class Simulator:
         return None
 
     def _server_error(self, state: FaultState, request: int) -> Response:
-        status = (500, 502, 503, 504)[int(state.draw(request, "5xx-status") * 4)]
+        status = state.server_error_status(request)
         if state.draw(request, "5xx-html") < 0.3:
             html = _SERVER_ERROR_HTML.replace("{status}", str(status)).encode()
             return Response(status, html, {"Content-Type": HTML_TYPE})

@@ -40,9 +40,9 @@ class FaultState:
     def hit(self, request: int, name: str, rate: float) -> bool:
         return rate > 0.0 and self.draw(request, name) < rate
 
-    def take_burst(self) -> bool:
-        """True while the configured 429 burst lasts; each call uses one."""
-        if self._burst_left > 0:
+    def take_burst(self, request: int) -> bool:
+        """True while the configured 429 burst lasts (from request ``burst_429_after + 1``); each call uses one."""
+        if self._burst_left > 0 and request > self.config.burst_429_after:
             self._burst_left -= 1
             return True
         return False
@@ -59,6 +59,15 @@ class FaultState:
             self._tokens -= 1.0
             return None
         return (1.0 - self._tokens) / rate
+
+    def stalls(self, request: int) -> bool:
+        """True when ``request`` stalls: past ``stall_after``, or drawn under ``stall_rate``."""
+        after = self.config.stall_after
+        return (after is not None and request > after) or self.hit(request, "stall", self.config.stall_rate)
+
+    def server_error_status(self, request: int) -> int:
+        statuses = self.config.server_error_statuses
+        return statuses[min(len(statuses) - 1, int(self.draw(request, "5xx-status") * len(statuses)))]
 
     def body_fault(self, request: int) -> str | None:
         """At most one body fault per response, checked in a fixed order."""

@@ -84,8 +84,11 @@ log = logging.getLogger(__name__)
 DIALECT = "bigquery"
 GOOGLE_EXTRA_HINT = "pip install 'airflow-provider-daily[google]'"
 # Concurrent DML on one table: BigQuery aborts one of two transactions (or DML statements) that
-# touch the same table at once. Parallel backfill tasks hit this; a later attempt succeeds.
-_CONCURRENT_UPDATE = re.compile(r"concurrent update|could not serialize access", re.IGNORECASE)
+# touch the same table at once. Parallel backfill tasks hit this; a later attempt succeeds. The
+# local-bigquery emulator reports the same conflict as a failed DuckLake commit.
+_CONCURRENT_UPDATE = re.compile(
+    r"concurrent update|could not serialize access|failed to commit ducklake transaction", re.IGNORECASE
+)
 _FILE_CHUNK = 1 << 20
 _REASON_SUFFIX = re.compile(r";\s*reason: .*$", re.DOTALL)
 
