@@ -48,6 +48,10 @@ _SENSITIVE_PARAM_PREFIXES = ("x-amz-", "x-goog-")
 
 _JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _URL_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
+# In text that is not JSON no key says what a value is: SIP URIs and E.164 phone numbers (dial-in
+# and dial-out parties) are recognisable by shape alone.
+_SIP_TEXT = re.compile(r"\bsips?:[^\s\"'<>\\,;]+", re.IGNORECASE)
+_PHONE_TEXT = re.compile(r"(?<![\w+])\+[1-9][0-9]{7,14}(?![0-9])")
 
 
 def looks_like_jwt(text: str) -> bool:
@@ -114,6 +118,9 @@ class CompiledPolicy:
             else:
                 self.key_actions[name.strip(".").lower()] = action
         self.key_cache: dict[str, Action | None] = {}
+        # Keys, as written, that no key rule masks: a whole object of them is checked with one set
+        # operation (path rules are separate and are looked up by the caller).
+        self.unmasked_keys: set[str] = set()
         self._hash_cache: dict[str, str] = {}
         self._text_pattern: re.Pattern[str] | None = None
 
@@ -144,6 +151,8 @@ class CompiledPolicy:
             action = self.key_actions.get(key.lower())
             if len(self.key_cache) < _CACHE_LIMIT:
                 self.key_cache[key] = action
+                if action is None or action == "keep":
+                    self.unmasked_keys.add(key)
             return action
 
     def apply(self, action: Action, value: Any) -> str:
@@ -243,7 +252,7 @@ class CompiledPolicy:
         return self._text_pattern
 
     def mask_text(self, text: str) -> tuple[str, int]:
-        """Mask JWT-shaped strings, sensitive URL parts and values of masked keys in free text."""
+        """Mask JWTs, sensitive URL parts, masked keys' values, SIP URIs and phone numbers in free text."""
         count = 0
 
         def jwt(_: re.Match[str]) -> str:
@@ -268,6 +277,10 @@ class CompiledPolicy:
         pattern = self._text_rule_pattern()
         if pattern is not None and '"' in text:
             text = pattern.sub(pair, text)
+        if "sip" in text.lower() and self.key_action("sipUri") != "keep":
+            text = _SIP_TEXT.sub(jwt, text)
+        if "+" in text and self.key_action("phoneNumber") != "keep":
+            text = _PHONE_TEXT.sub(jwt, text)
         return text, count
 
 
@@ -312,8 +325,9 @@ _DROP = ("token", "hmac", "basicAuth", "basic_auth", "download_link", "share_tok
 _HASH = ("user_name", "userName", "user_id", "userId", "ip", "email", "phone", "phone_number",
          "phoneNumber", "sip_uri", "sipUri", "sip", "caller_id", "callerId", "sip_from", "sip_to",
          "display_name", "displayName",
-         # Pinless dial-in webhooks deliver the caller's and the called number as From/To.
-         "request.From", "request.To")  # fmt: skip
+         # Dial-in webhooks deliver the caller's and the called number as From/To in the event's
+         # payload; pinless dial-in requests carry them at the top.
+         "request.From", "request.To", "request.payload.From", "request.payload.To")  # fmt: skip
 
 DEFAULT_REDACTION = RedactionPolicy(
     rules={**dict.fromkeys(_DROP, cast(Action, "drop")), **dict.fromkeys(_HASH, cast(Action, "hash"))}

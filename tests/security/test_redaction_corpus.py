@@ -133,7 +133,6 @@ def test_no_secret_of_the_simulated_records_reaches_the_warehouse_in_clear(
     assert SECRET not in text, "the redaction secret itself was stored"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: see patch 01 (dial-in webhook From/To numbers kept in clear)")
 def test_caller_numbers_of_dial_in_webhooks_do_not_reach_the_warehouse_in_clear(
     simulated_load: tuple[SimulatorServer, Path],
 ) -> None:
@@ -321,9 +320,6 @@ def test_planted_secrets_in_every_placement_never_reach_the_warehouse_in_clear(p
     assert not found, f"secrets stored in clear: {found}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="defect: see patch 02 (SIP URIs and phone numbers in non-JSON text kept)"
-)
 def test_sip_uris_and_phone_numbers_in_free_text_bodies_never_reach_the_warehouse_in_clear(
     planted_load: str,
 ) -> None:
