@@ -1,20 +1,32 @@
 """Staging: normalized rows of one window, in bounded chunks, into one typed Parquet file.
 
-Records are normalized as they arrive into column lists; every ``chunk_rows`` rows the chunk
-becomes an Arrow table and an Arrow IPC part file, and the window-wide type of each column is
-widened. Part files store values losslessly (timestamps as their ISO text, columns whose values
-disagreed in one chunk as per-value JSON) so that :meth:`StagingWriter.finish` can convert each
-column once to its final type with the same deterministic text forms whatever the chunk size,
-and stream the parts into one file: core columns, metadata columns, then flattened columns by name.
+Records are buffered in chunks of ``min(chunk_rows, UNIT_ROWS)``. Each chunk is normalized column
+by column (:class:`~daily_provider.normalize.ChunkNormalizer`), by a worker process while this one
+keeps reading records or here when the workers are behind, and written as an Arrow IPC part file.
+Chunks are merged in arrival order: the window's column registry replays the order in which each
+chunk first met its body paths, so column names, caps and types come out exactly as
+record-at-a-time normalization gives them, whatever the chunk size or the scheduling.
+
+Part files store values losslessly (timestamps as their ISO text, columns whose values disagreed
+in one chunk as per-value JSON) so that :meth:`StagingWriter.finish` can convert each column once
+to its final type with the same deterministic text forms whatever the chunk size, and stream the
+parts into one file: core columns, metadata columns, then flattened columns by name.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import logging
 import os
+import pickle
+import select
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,12 +40,30 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import Entry, parse_timestamp_text
-from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
+from daily_provider.flatten import BodyFlattener, Node, parse_timestamp_text
+from daily_provider.normalize import (
+    BOOL,
+    CLOSED,
+    CORE_ORDER,
+    DEFAULT_CONFIG,
+    FLOAT64,
+    INT64,
+    TEXT,
+    ChunkNormalizer,
+    EncodedChunk,
+    EncodedColumn,
+    NormalizeConfig,
+    created_at_value,
+    encode_chunk,
+    receive_message,
+    send_message,
+)
 from daily_provider.redaction import value_text
-from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns, widen
+from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
+
+log = logging.getLogger(__name__)
 
 PHYSICAL_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.BOOL: pa.bool_(),
@@ -45,98 +75,321 @@ PHYSICAL_TYPES: dict[ColumnType, pa.DataType] = {
 }
 # Snappy: what DuckDB and BigQuery read fastest; zstd would be ~40% smaller and ~2x slower to write.
 _COMPRESSION = "snappy"
+# Column statistics cost a quarter of the Parquet writing; only the window check reads any.
+_STATISTICS = ["source", "created_at"]
 _PART_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
-_CORE_TYPES = [CORE_COLUMNS[name] for name in CORE_ORDER]
+_FAMILY_TYPES = {TEXT: pa.string(), INT64: pa.int64(), FLOAT64: pa.float64(), BOOL: pa.bool_()}
+_CREATED_AT = CORE_ORDER.index("created_at")
+_ZERO = pa.array([0], pa.int64())
+
+# Body paths per chunk stored as full columns; more than this only happens with bodies keyed by ids.
+DENSE_SLOTS = 256
+# Windows smaller than this are normalized in this process: starting a worker costs more than it saves.
+PARALLEL_AFTER_ROWS = 20_000
+# Records normalized as one unit (at most chunk_rows): the memory of a chunk in flight grows with it,
+# the fixed cost per part shrinks with it.
+UNIT_ROWS = 5_000
+# Parts are written to the Parquet file in row groups of at least this many rows.
+ROW_GROUP_ROWS = 10_000
 
 
 @dataclass
 class StagingStats:
-    """What the writer did so far."""
+    """What the writer did so far.
+
+    ``max_buffered_rows``: the most records this process held waiting for their chunk.
+    ``max_in_flight_rows``: the most records handed to worker processes and not yet back
+    (0 when every chunk was normalized in this process).
+    """
 
     rows: int = 0
     chunks: int = 0
     max_buffered_rows: int = 0
     redacted_values: int = 0
     parse_errors: int = 0
+    max_in_flight_rows: int = 0
 
 
-class _Column:
-    """A flattened column of one chunk: its widened type and its (row, value) pairs."""
-
-    __slots__ = ("mixed", "python_type", "rows", "type", "values")
-
-    def __init__(self, column_type: ColumnType, python_type: type) -> None:
-        self.type = column_type
-        self.python_type = python_type
-        self.mixed = False  # values of more than one Python type: store them as per-value JSON
-        self.rows: list[int] = []
-        self.values: list[Any] = []
+# -- parts ---------------------------------------------------------------------------------------
 
 
-# How a chunk stored each flattened column: (logical type, stored as per-value JSON).
-PartLayout = dict[str, tuple[ColumnType, bool]]
+@dataclass(frozen=True)
+class SlotColumn:
+    """Where a part keeps one body path's values, and their types.
+
+    A full column: ``index`` in the part's main file, ``rows_start`` -1. Sparse: ``length``
+    values from ``index`` in the family's array of the sparse file, on the rows from ``rows_start``.
+    """
+
+    slot: int
+    family: int
+    index: int
+    length: int
+    rows_start: int
+    kind: ColumnType
+    mixed: bool
 
 
-class _Chunk:
-    def __init__(self) -> None:
-        self.rows = 0
-        self.core: list[list[Any]] = [[] for _ in CORE_ORDER]
-        self.columns: dict[str, _Column] = {}
+@dataclass(frozen=True)
+class ChunkPart:
+    """A chunk on disk, and what the window's column registry needs to merge it."""
 
-    def add(self, core: tuple[Any, ...], entries: list[Entry]) -> None:
-        row = self.rows
-        for values, value in zip(self.core, core, strict=True):
-            values.append(value)
-        columns = self.columns
-        for name, value, kind in entries:
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = _Column(kind, type(value))
-            else:
-                if column.type is not kind:
-                    column.type = widen(column.type, kind)  # type: ignore[assignment]
-                if column.python_type is not type(value):
-                    column.mixed = True
-            column.rows.append(row)
-            column.values.append(value)
-        self.rows = row + 1
+    path: str
+    sparse_path: str | None
+    rows: int
+    columns: tuple[SlotColumn, ...]
+    chunk: EncodedChunk  # its events and paths; the values are dropped (see write_part)
 
-    def table(self) -> tuple[pa.Table, PartLayout]:
-        """The chunk as an Arrow table in the lossless part layout."""
-        count = self.rows
-        names = list(CORE_ORDER)
-        arrays = [
-            pa.array(values, type=PHYSICAL_TYPES[kind])
-            for values, kind in zip(self.core, _CORE_TYPES, strict=True)
+
+def write_part(chunk: EncodedChunk, base: str) -> ChunkPart:
+    """Write ``chunk`` as Arrow IPC files named after ``base``.
+
+    The first :data:`DENSE_SLOTS` body paths with values become full columns of the main file,
+    beside the core columns; further ones, only seen when bodies are keyed by ids, are stored as
+    values and rows in a second file, so that a part's size never grows with its number of paths.
+    """
+    count = chunk.rows
+    names = list(CORE_ORDER)
+    arrays = [_array(column) for column in chunk.core]
+    arrays[_CREATED_AT] = _timestamps(arrays[_CREATED_AT], fallback=created_at_value)
+    sparse: dict[int, list[pa.Array]] = {family: [] for family in _FAMILY_TYPES}
+    sparse_rows: list[pa.Array] = []
+    sparse_sizes = dict.fromkeys(_FAMILY_TYPES, 0)
+    sparse_rows_size = 0
+    columns = []
+    for slot in chunk.slots:
+        values = _array(slot.values)
+        rows = pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(slot.rows)])
+        family = slot.values.family
+        if len(names) - len(CORE_ORDER) < DENSE_SLOTS:
+            if len(values) < count:  # put each value on its row; the others are null
+                values = pc.scatter(values, rows, max_index=count - 1)
+            columns.append(SlotColumn(slot.slot, family, len(names), len(values), -1, slot.kind, slot.mixed))
+            names.append(f"s{slot.slot}")
+            arrays.append(values)
+            continue
+        columns.append(
+            SlotColumn(
+                slot.slot, family, sparse_sizes[family], len(values), sparse_rows_size, slot.kind, slot.mixed
+            )
+        )
+        sparse[family].append(values)
+        sparse_sizes[family] += len(values)
+        sparse_rows.append(rows)
+        sparse_rows_size += len(rows)
+    path = f"{base}.arrow"
+    _write_ipc(path, pa.Table.from_arrays(arrays, names=names))
+    del arrays
+    sparse_path = None
+    if sparse_rows:
+        sparse_path = f"{base}-sparse.arrow"
+        lists = [
+            _one_list(pa.concat_arrays(parts) if parts else pa.array([], type))
+            for parts, type in zip(
+                [*sparse.values(), sparse_rows], [*_FAMILY_TYPES.values(), pa.int64()], strict=True
+            )
         ]
-        layout: PartLayout = {}
-        for name, column in self.columns.items():
-            values = _spread(column, count)
-            if column.mixed:
-                array = pa.array(
-                    [None if v is None else orjson.dumps(v).decode() for v in values], pa.string()
-                )
-            elif column.type is ColumnType.TIMESTAMP:
-                array = pa.array(values, pa.string())
-            else:
-                array = pa.array(values, PHYSICAL_TYPES[column.type])
-            names.append(name)
-            arrays.append(array)
-            layout[name] = (column.type, column.mixed)
-        return pa.Table.from_arrays(arrays, names=names), layout
+        _write_ipc(
+            sparse_path, pa.Table.from_arrays(lists, names=["text", "int64", "float64", "bool", "rows"])
+        )
+    # Keep only what the merge replays; the values are on disk now.
+    meta = chunk._replace(core=[], slots=[])
+    _release_memory()
+    return ChunkPart(path, sparse_path, count, tuple(columns), meta)
 
 
-def _spread(column: _Column, count: int) -> list[Any]:
-    if len(column.rows) == count:
-        return column.values
-    full: list[Any] = [None] * count
-    for row, value in zip(column.rows, column.values, strict=True):
-        full[row] = value
-    return full
+def _release_memory() -> None:
+    # Arrow's allocator keeps freed pages resident (here ~60 MB more than it uses) unless asked.
+    pa.default_memory_pool().release_unused()
+
+
+def _array(column: EncodedColumn) -> pa.Array:
+    """The Arrow array of an encoded column, made from its buffers."""
+    length = column.length
+    validity = None
+    if column.validity is not None:
+        flags = pa.Array.from_buffers(pa.int8(), length, [None, pa.py_buffer(column.validity)])
+        validity = pc.cast(flags, pa.bool_()).buffers()[1]
+    data = pa.py_buffer(column.data)
+    family = column.family
+    if family == TEXT:
+        lengths = pa.Array.from_buffers(pa.int64(), length, [None, pa.py_buffer(column.lengths)])
+        offsets = pa.concat_arrays([_ZERO, pc.cumulative_sum(lengths)]).buffers()[1]
+        array = pa.Array.from_buffers(pa.large_string(), length, [validity, offsets, data])
+        return array.cast(pa.string())  # Arrow refuses past 2 GiB, with its own message
+    if family == BOOL:
+        flags = pa.Array.from_buffers(pa.int8(), length, [None, data])
+        return pa.Array.from_buffers(pa.bool_(), length, [validity, pc.cast(flags, pa.bool_()).buffers()[1]])
+    return pa.Array.from_buffers(_FAMILY_TYPES[family], length, [validity, data])
+
+
+def _one_list(values: pa.Array) -> pa.ListArray:
+    return pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
+
+
+def _write_ipc(path: str, table: pa.Table) -> None:
+    # Parts are read back once, by the writer's process: Arrow IPC with LZ4 writes and reads
+    # several times faster than Parquet, at a size close to it.
+    with pa.OSFile(path, "wb") as sink, ipc.new_file(sink, table.schema, options=_PART_OPTIONS) as part:
+        part.write_table(table)
+
+
+def _read_ipc(path: str) -> pa.Table:
+    with pa.memory_map(path) as source:
+        return ipc.open_file(source).read_all()
+
+
+# -- worker processes ----------------------------------------------------------------------------
+#
+# Workers are plain interpreters started with ``sys.executable -c``, not multiprocessing: spawn and
+# forkserver re-import the host's ``__main__`` (an unguarded script, an Airflow entry point) and
+# fork is unsafe once Arrow or DuckDB threads run. They import only the normalizer (no pyarrow),
+# get each chunk as a pickle file in the parts directory and answer on a pipe with the encoded
+# chunk (see normalize.worker_main).
+
+_WORKER_CODE = (
+    "import sys; sys.path[:0] = {path!r}; from daily_provider.normalize import worker_main; "
+    "worker_main({inbox}, {outbox})"
+)
+_STOP_SECONDS = 10.0
+# Chunks a worker holds: one it works on and one waiting, so that it never idles between two.
+_JOBS_PER_WORKER = 2
+# Chunks waiting on disk for a free worker; with more, this process normalizes the next one itself.
+_QUEUED_CHUNKS = 4
+
+
+class _WorkerGone(Exception):
+    """The worker process ended before answering."""
+
+
+class _Worker:
+    """One worker process and its two pipes."""
+
+    def __init__(self, config: NormalizeConfig) -> None:
+        inbox_read, inbox_write = os.pipe()  # the worker's inbox
+        outbox_read, outbox_write = os.pipe()
+        try:
+            code = _WORKER_CODE.format(path=[p for p in sys.path if p], inbox=inbox_read, outbox=outbox_write)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code], pass_fds=(inbox_read, outbox_write), stdin=subprocess.DEVNULL
+            )
+        except BaseException:
+            for fd in (inbox_read, inbox_write, outbox_read, outbox_write):
+                os.close(fd)
+            raise
+        os.close(inbox_read)
+        os.close(outbox_write)
+        self.jobs = os.fdopen(inbox_write, "wb")
+        # Unbuffered, so that select() sees every answer not read yet.
+        self.replies = os.fdopen(outbox_read, "rb", buffering=0)
+        self.pending = 0
+        self.gone = False
+        send_message(self.jobs, config)
+
+    def submit(self, records_path: str) -> None:
+        self.pending += 1
+        try:
+            send_message(self.jobs, records_path)
+        except OSError:  # a broken pipe: it ended; found out when the answer is due
+            self.gone = True
+
+    def ready(self) -> bool:
+        """True when an answer (or the end of the pipe) can be read without waiting."""
+        return self.gone or bool(select.select([self.replies], [], [], 0)[0])
+
+    def result(self) -> EncodedChunk:
+        self.pending -= 1
+        reply = CLOSED if self.gone else receive_message(self.replies)
+        if reply is CLOSED:
+            self.gone = True
+            raise _WorkerGone(f"exit status {self.process.poll()}")
+        kind, value = reply
+        if kind == "error":
+            raise value
+        return value
+
+    def stop(self, *, kill: bool = False) -> None:
+        """End the worker: at once with ``kill``, else once its queued jobs are done."""
+        if kill:
+            self.process.kill()
+        with contextlib.suppress(OSError):
+            self.jobs.close()  # EOF: the worker finishes its queued jobs and exits
+        try:
+            self.process.wait(timeout=_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.replies.close()
+
+
+def default_workers() -> int:
+    """Worker processes for large windows: one per core beyond this process's own, two at most."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(2, cores - 1))
+
+
+@dataclass
+class _Job:
+    """A chunk on its way to a part: done here (``part`` set) or in a worker."""
+
+    base: str
+    rows: int
+    part: ChunkPart | None = None
+    worker: _Worker | None = None
+    records_path: str | None = None
+
+
+# -- the window's columns ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StagedPart:
+    path: str
+    sparse_path: str | None
+    rows: int
+    columns: dict[str, SlotColumn]  # final column name -> where its values are
+
+
+class _ColumnRegistry:
+    """The window's body columns: names, caps and widened types, fed chunk by chunk in order."""
+
+    def __init__(self, config: NormalizeConfig) -> None:
+        self.flattener = BodyFlattener(
+            config.redaction.compiled, max_depth=config.max_depth, max_columns=config.max_columns
+        )
+        self.types: dict[str, ColumnType] = {}
+
+    def merge(self, part: ChunkPart) -> dict[str, SlotColumn]:
+        """Replay ``part``'s path events; return its admitted columns by final name."""
+        chunk = part.chunk
+        flattener = self.flattener
+        roots = flattener.roots
+        nodes: dict[int, Node | None] = {}
+        for event in chunk.events:
+            slot = event >> 1
+            if event & 1:  # the path's first value: record-at-a-time admits it here
+                node = nodes.get(slot)
+                if node is not None and node.column is None:
+                    flattener.admit(node)
+                continue
+            parent_slot = chunk.parents[slot]
+            parent = roots[chunk.prefixes[slot]] if parent_slot < 0 else nodes.get(parent_slot)
+            # A path under a refused one is never reached record-at-a-time: it stays refused too.
+            nodes[slot] = None if parent is None else flattener.child(parent, chunk.keys[slot])
+        columns: dict[str, SlotColumn] = {}
+        for column in part.columns:
+            node = nodes.get(column.slot)
+            if node is not None and node.column:
+                columns[node.column] = column
+        self.types = merge_columns(self.types, {name: column.kind for name, column in columns.items()})
+        return columns
+
+
+# -- conversions at finish -----------------------------------------------------------------------
 
 
 def _convert(
-    array: pa.ChunkedArray, stored: ColumnType, mixed: bool, final: ColumnType
+    array: pa.ChunkedArray | pa.Array, stored: ColumnType, mixed: bool, final: ColumnType
 ) -> pa.ChunkedArray | pa.Array:
     """Convert a part's column to the window's final type with the deterministic text forms."""
     if mixed:
@@ -145,7 +398,7 @@ def _convert(
             return pa.array([None if v is None else float(v) for v in values], pa.float64())
         return pa.array([None if v is None else value_text(v) for v in values], pa.string())
     if final is ColumnType.TIMESTAMP:
-        return _timestamps(array) if stored is ColumnType.TIMESTAMP else array
+        return _timestamps(array, fallback=parse_timestamp_text) if stored is ColumnType.TIMESTAMP else array
     if stored is final:
         return array
     if final is ColumnType.FLOAT64:  # from INT64; the same rounding as Python's float(int)
@@ -159,22 +412,41 @@ def _convert(
     raise AssertionError(f"no conversion from {stored} to {final}")  # widen() never asks for one
 
 
-def _timestamps(array: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """ISO texts the normalizer accepted as timestamps, as timestamp[us, UTC]."""
+def _timestamps(
+    array: pa.ChunkedArray | pa.Array, *, fallback: Callable[[str], datetime | None]
+) -> pa.ChunkedArray | pa.Array:
+    """ISO texts Python accepted as timestamps, as timestamp[us, UTC] (``fallback`` where Arrow refuses)."""
     try:
         return pc.cast(array, PHYSICAL_TYPES[ColumnType.TIMESTAMP])
     except pa.ArrowInvalid:  # Arrow's ISO parser is stricter in corners; Python decided they are valid
         return pa.array(
-            [None if text is None else parse_timestamp_text(text) for text in array.to_pylist()],
+            [None if text is None else fallback(text) for text in array.to_pylist()],
             PHYSICAL_TYPES[ColumnType.TIMESTAMP],
         )
+
+
+def _id_text(value: Any) -> str | None:
+    return None if value is None else value_text(value)
+
+
+# -- the writer ----------------------------------------------------------------------------------
 
 
 class StagingWriter:
     """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory.
 
-    Use as a context manager: temporary part files are removed on exit, and so is the output
-    file when :meth:`finish` did not complete.
+    Chunks hold ``min(chunk_rows, UNIT_ROWS)`` records (``stats.chunks`` counts them).
+
+    :param workers: Worker processes that normalize chunks while this process reads records.
+        ``None`` (default): :func:`default_workers`, started once the window passes
+        :data:`PARALLEL_AFTER_ROWS` records. ``0``: everything in this process. A number: that
+        many, from the first chunk. The output is the same either way. A worker holds one chunk
+        in memory; at most two per worker are handed over at a time and a few more wait on disk
+        (see :attr:`StagingStats.max_in_flight_rows`), beyond which this process normalizes
+        chunks itself.
+
+    Use as a context manager: worker processes are stopped and temporary part files removed on
+    exit, and so is the output file when :meth:`finish` did not complete.
     """
 
     def __init__(
@@ -186,22 +458,35 @@ class StagingWriter:
         window: Window,
         config: NormalizeConfig = DEFAULT_CONFIG,
         chunk_rows: int = 10_000,
+        workers: int | None = None,
     ) -> None:
         if not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows!r} must be a positive integer")
         if loaded_at.tzinfo is None or loaded_at.utcoffset() is None:
             raise DailyConfigError(f"loaded_at={loaded_at!r} must be an aware datetime (UTC)")
+        if workers is not None and (type(workers) is not int or workers < 0):
+            raise DailyConfigError(
+                f"workers={workers!r} must be None (automatic) or an integer of at least 0"
+            )
         self.directory = Path(directory)
         self.run_id = run_id
         self.loaded_at = loaded_at.astimezone(timezone.utc)
         self.window = window
         self.config = config
         self.chunk_rows = chunk_rows
+        self._unit_rows = min(chunk_rows, UNIT_ROWS)
+        self.workers = default_workers() if workers is None else workers
+        self._parallel_after = PARALLEL_AFTER_ROWS if workers is None else 0
         self.stats = StagingStats()
-        self._normalizer = Normalizer(self.config)
-        self._chunk = _Chunk()
-        self._types: dict[str, ColumnType] = {}
-        self._parts: list[tuple[Path, PartLayout]] = []
+        self._normalizer = ChunkNormalizer(config)
+        self._registry = _ColumnRegistry(config)
+        self._pending: list[Mapping[str, Any]] = []
+        self._workers: list[_Worker] = []
+        self._workers_failed = False
+        self._jobs: collections.deque[_Job] = collections.deque()  # every chunk not merged yet, in order
+        self._queue: collections.deque[_Job] = collections.deque()  # chunks on disk waiting for a worker
+        self._in_flight_rows = 0
+        self._parts: list[_StagedPart] = []
         self._parts_dir: Path | None = None
         self._output: Path | None = None
         self._staged: StagedWindow | None = None
@@ -215,7 +500,11 @@ class StagingWriter:
         self.close()
 
     def close(self) -> None:
-        """Remove the part files, and the output file unless :meth:`finish` completed."""
+        """Stop the workers; remove the part files, and the output file unless :meth:`finish` completed."""
+        self._stop_workers(kill=True)
+        self._jobs.clear()
+        self._queue.clear()
+        self._in_flight_rows = 0
         if self._parts_dir is not None:
             shutil.rmtree(self._parts_dir, ignore_errors=True)
             self._parts_dir = None
@@ -226,86 +515,223 @@ class StagingWriter:
             self._output = None
 
     def add(self, raw: Mapping[str, Any]) -> None:
-        """Normalize one record into the current chunk; write the chunk once it holds ``chunk_rows``."""
+        """Take one record into the current chunk; hand the chunk on once it is full."""
         if self._staged is not None:
             raise DailyError("this staging writer already finished its window; start a new writer")
-        core, entries = self._normalizer.normalize(raw)
-        created_at = core[1]
+        created_at = created_at_value(raw.get("createdAt"))
         if created_at is None or not self.window.contains(created_at):
             raise DailyError(
-                f"record id={core[0]!r} has createdAt={raw.get('createdAt')!r}, which is not inside the "
-                f"window {self.window}; only the window's records can be staged (a record that sits in "
-                "no window would never be replaced). Check the extract that produced it."
+                f"record id={_id_text(raw.get('id'))!r} has createdAt={raw.get('createdAt')!r}, which is not "
+                f"inside the window {self.window}; only the window's records can be staged (a record that "
+                "sits in no window would never be replaced). Check the extract that produced it."
             )
-        chunk = self._chunk
-        chunk.add(core, entries)
+        pending = self._pending
+        pending.append(raw)
         stats = self.stats
         stats.rows += 1
-        stats.redacted_values = self._normalizer.redacted_values
-        stats.parse_errors = self._normalizer.parse_errors
-        if chunk.rows > stats.max_buffered_rows:
-            stats.max_buffered_rows = chunk.rows
-        if chunk.rows >= self.chunk_rows:
-            self._write_part()
+        if len(pending) > stats.max_buffered_rows:
+            stats.max_buffered_rows = len(pending)
+        if len(pending) >= self._unit_rows:
+            self._dispatch()
 
     def add_many(self, raws: Iterable[Mapping[str, Any]]) -> None:
         for raw in raws:
             self.add(raw)
 
-    def _seal_chunk(self) -> tuple[pa.Table, PartLayout]:
-        table, layout = self._chunk.table()
-        self._chunk = _Chunk()
-        self._types = merge_columns(self._types, {name: kind for name, (kind, _) in layout.items()})
-        self.stats.chunks += 1
-        return table, layout
+    # -- chunks ------------------------------------------------------------------------------
 
-    def _write_part(self) -> None:
-        table, layout = self._seal_chunk()
+    def _dispatch(self) -> None:
+        """Hand the pending records on as one chunk: to the workers' queue, or normalized here."""
+        records, self._pending = self._pending, []
+        base = str(self._parts_directory() / f"part-{self.stats.chunks:06d}")
+        self.stats.chunks += 1
+        job = _Job(base, len(records))
+        # The queue is bounded: when the workers fall that far behind, this process lends a hand.
+        if self._running_workers() and len(self._queue) < _QUEUED_CHUNKS:
+            job.records_path = f"{base}.records"
+            try:
+                with open(job.records_path, "wb") as sink:
+                    pickle.dump(records, sink, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # a record a worker cannot receive (e.g. of a local class) is normalized here
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(job.records_path)
+                job.records_path = None
+        if job.records_path is None:
+            job.part = write_part(encode_chunk(self._normalizer.run(records)), base)
+        else:
+            self._queue.append(job)
+        del records
+        self._jobs.append(job)
+        self._feed_workers()
+        self._merge_done(wait=False)
+
+    def _running_workers(self) -> list[_Worker]:
+        """The workers, started once due; empty when this process does all the work."""
+        if self._workers_failed or self.workers == 0:
+            return []
+        if not self._workers and self.stats.rows > self._parallel_after:
+            try:
+                for _ in range(self.workers):
+                    self._workers.append(_Worker(self.config))
+            except OSError as exc:
+                log.warning("could not start staging worker processes (%s); normalizing in this process", exc)
+                self._workers_failed = True
+                self._stop_workers(kill=True)
+        return self._workers
+
+    def _feed_workers(self) -> None:
+        """Move queued chunks to workers with room for them, oldest first."""
+        while self._queue and self._workers and not self._workers_failed:
+            worker = min(self._workers, key=lambda candidate: candidate.pending)
+            if worker.pending >= _JOBS_PER_WORKER:
+                return
+            job = self._queue.popleft()
+            worker.submit(job.records_path)  # type: ignore[arg-type]
+            job.worker = worker
+            self._in_flight_rows += job.rows
+            self.stats.max_in_flight_rows = max(self.stats.max_in_flight_rows, self._in_flight_rows)
+
+    def _merge_done(self, *, wait: bool) -> None:
+        """Merge finished chunks in arrival order; with ``wait``, all of them.
+
+        While waiting for a worker, this process normalizes the newest queued chunk itself, so
+        that the last chunks of a window are shared instead of left to the workers.
+        """
+        jobs = self._jobs
+        while jobs:
+            job = jobs[0]
+            if job.part is None:
+                if job.worker is None:  # still queued: only when finishing, or after a worker failed
+                    if not wait and not self._workers_failed:
+                        return
+                    self._queue.remove(job)
+                    job.part = self._normalize_here(job)
+                elif job.worker.ready():
+                    job.part = self._collect(job)
+                elif not wait:
+                    return
+                elif self._queue:
+                    newest = self._queue.pop()
+                    newest.part = self._normalize_here(newest)
+                    continue
+                else:
+                    job.part = self._collect(job)
+                self._feed_workers()
+            jobs.popleft()
+            self._merge(job.part)
+
+    def _normalize_here(self, job: _Job) -> ChunkPart:
+        assert job.records_path is not None
+        with open(job.records_path, "rb") as source:
+            records = pickle.load(source)
+        os.unlink(job.records_path)
+        return write_part(encode_chunk(self._normalizer.run(records)), job.base)
+
+    def _collect(self, job: _Job) -> ChunkPart:
+        assert job.worker is not None and job.records_path is not None
+        self._in_flight_rows -= job.rows
+        try:
+            chunk = job.worker.result()
+        except _WorkerGone as exc:
+            # A worker died (killed for memory, say): the chunk is still on disk; normalize it here,
+            # and the rest of the window too.
+            log.warning("a staging worker process ended unexpectedly (%s); normalizing in this process", exc)
+            self._workers_failed = True
+            return self._normalize_here(job)
+        os.unlink(job.records_path)
+        return write_part(chunk, job.base)
+
+    def _merge(self, part: ChunkPart) -> None:
+        columns = self._registry.merge(part)
+        self._parts.append(_StagedPart(part.path, part.sparse_path, part.rows, columns))
+        self.stats.redacted_values += part.chunk.redacted_values
+        self.stats.parse_errors += part.chunk.parse_errors
+
+    def _parts_directory(self) -> Path:
         if self._parts_dir is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._parts_dir = Path(tempfile.mkdtemp(prefix=".daily-logs-parts-", dir=self.directory))
-        path = self._parts_dir / f"part-{len(self._parts):06d}.arrow"
-        # Parts are read back once, by this process: Arrow IPC with LZ4 writes and reads several
-        # times faster than Parquet, at a size close to it.
-        with (
-            pa.OSFile(str(path), "wb") as sink,
-            ipc.new_file(sink, table.schema, options=_PART_OPTIONS) as part,
-        ):
-            part.write_table(table)
-        self._parts.append((path, layout))
+        return self._parts_dir
+
+    def _stop_workers(self, *, kill: bool) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(kill=kill)
+
+    # -- the output file ---------------------------------------------------------------------
 
     def finish(self) -> StagedWindow:
         """Write the window's single Parquet file with its final column types and return it."""
         if self._staged is not None:
             return self._staged
-        last = self._seal_chunk() if self._chunk.rows else None
+        if self._pending:
+            self._dispatch()
+        self._merge_done(wait=True)
+        self._stop_workers(kill=False)
+        types = self._registry.types
         columns: dict[str, ColumnType] = {**CORE_COLUMNS, **METADATA_COLUMNS}
-        columns.update((name, self._types[name]) for name in sorted(self._types))
+        columns.update((name, types[name]) for name in sorted(types))
         schema = pa.schema([pa.field(name, PHYSICAL_TYPES[kind]) for name, kind in columns.items()])
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="daily-logs-", suffix=".parquet", dir=self.directory)
         os.close(handle)
         self._output = Path(name)
         rows = 0
-        with pq.ParquetWriter(self._output, schema, compression=_COMPRESSION) as writer:
-            for path, layout in self._parts:
-                with pa.memory_map(str(path)) as source:
-                    part = ipc.open_file(source).read_all()
-                    writer.write_table(self._conform(part, layout, columns, schema))
-                    rows += part.num_rows
-                del part
-                path.unlink()
-            if last is not None:
-                writer.write_table(self._conform(last[0], last[1], columns, schema))
-                rows += last[0].num_rows
+        # One thread reads and converts the next row group while this one encodes the current:
+        # both are Arrow work that runs without the GIL, and the workers are idle by now.
+        with (
+            pq.ParquetWriter(
+                self._output, schema, compression=_COMPRESSION, write_statistics=_STATISTICS
+            ) as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="daily-logs-staging") as reader,
+        ):
+            groups = self._row_groups()
+            upcoming = reader.submit(self._conform_group, next(groups, []), columns, schema)
+            while True:
+                table = upcoming.result()
+                if table is None:
+                    break
+                upcoming = reader.submit(self._conform_group, next(groups, []), columns, schema)
+                writer.write_table(table, row_group_size=len(table))
+                rows += len(table)
+                del table
+                _release_memory()
         self._staged = StagedWindow(path=self._output, columns=columns, rows=rows)
         self.close()
         return self._staged
 
-    def _conform(
-        self, part: pa.Table, layout: PartLayout, columns: dict[str, ColumnType], schema: pa.Schema
-    ) -> pa.Table:
-        count = part.num_rows
+    def _row_groups(self) -> Iterator[list[_StagedPart]]:
+        """The parts, in order, in groups of at least ROW_GROUP_ROWS rows (the last may be smaller)."""
+        group: list[_StagedPart] = []
+        for part in self._parts:
+            group.append(part)
+            if sum(member.rows for member in group) >= ROW_GROUP_ROWS:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def _conform_group(
+        self, group: list[_StagedPart], columns: dict[str, ColumnType], schema: pa.Schema
+    ) -> pa.Table | None:
+        if not group:
+            return None
+        tables = [self._conform(part, columns, schema) for part in group]
+        for part in group:
+            os.unlink(part.path)
+            if part.sparse_path is not None:
+                os.unlink(part.sparse_path)
+        return pa.concat_tables(tables)
+
+    def _conform(self, part: _StagedPart, columns: dict[str, ColumnType], schema: pa.Schema) -> pa.Table:
+        count = part.rows
+        main = _read_ipc(part.path)
+        families: list[pa.Array] = []
+        sparse_rows: pa.Array | None = None
+        if part.sparse_path is not None:
+            sparse = _read_ipc(part.sparse_path)
+            families = [sparse.column(index).chunk(0).values for index in range(4)]
+            sparse_rows = sparse.column("rows").chunk(0).values
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -317,10 +743,19 @@ class StagingWriter:
             if name in metadata:
                 arrays.append(pa.repeat(pa.scalar(metadata[name], PHYSICAL_TYPES[final]), count))
             elif name in CORE_COLUMNS:
-                arrays.append(part.column(name))
-            elif name in layout:
-                stored, mixed = layout[name]
-                arrays.append(_convert(part.column(name), stored, mixed, final))
+                arrays.append(main.column(name))
+            elif name in part.columns:
+                where = part.columns[name]
+                if where.rows_start < 0:
+                    arrays.append(_convert(main.column(where.index), where.kind, where.mixed, final))
+                    continue
+                assert sparse_rows is not None
+                values = families[where.family].slice(where.index, where.length)
+                array = _convert(values, where.kind, where.mixed, final)
+                if where.length < count:
+                    rows = sparse_rows.slice(where.rows_start, where.length)
+                    array = pc.scatter(array, rows, max_index=count - 1)
+                arrays.append(array)
             else:
                 arrays.append(pa.nulls(count, PHYSICAL_TYPES[final]))
         return pa.Table.from_arrays(arrays, schema=schema)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -297,3 +299,113 @@ def test_timestamp_columns_hold_what_the_text_said(
     staged, _, table = stage(tmp_path_factory.mktemp("ts"), records, chunk_rows=7)
     assert staged.columns["request__at"] is ColumnType.TIMESTAMP
     assert table.column("request__at").to_pylist() == [parse_timestamp_text(text) for text in texts]
+
+
+# -- worker processes ----------------------------------------------------------------------------
+
+
+def many_records(count: int) -> list[dict[str, Any]]:
+    """``count`` records cycling through mixed_records' bodies, each with its own id and minute."""
+    bodies = mixed_records()
+    records = []
+    for index in range(count):
+        raw = dict(bodies[index % len(bodies)])
+        raw["id"] = f"rec-{index:05d}"
+        raw["createdAt"] = (WINDOW.start + timedelta(seconds=index)).isoformat().replace("+00:00", ".000Z")
+        records.append(raw)
+    return records
+
+
+def stage_with(
+    tmp_path: Path, records: list[dict[str, Any]], *, workers: int | None, chunk_rows: int = 4, name: str = ""
+) -> tuple[StagingStats, pa.Table]:
+    with StagingWriter(
+        tmp_path / f"workers-{workers}{name}",
+        run_id="run-1",
+        loaded_at=LOADED_AT,
+        window=WINDOW,
+        chunk_rows=chunk_rows,
+        workers=workers,
+    ) as writer:
+        writer.add_many(records)
+        staged = writer.finish()
+    return writer.stats, pq.read_table(staged.path)
+
+
+def test_worker_processes_give_the_same_file_as_this_process(tmp_path: Path) -> None:
+    records = many_records(90)
+    alone_stats, alone = stage_with(tmp_path, records, workers=0)
+    stats, table = stage_with(tmp_path, records, workers=2)
+    assert table.equals(alone)
+    assert table.schema == alone.schema
+    assert stats.max_in_flight_rows > 0  # the workers did take chunks
+    assert alone_stats.max_in_flight_rows == 0
+    assert (stats.rows, stats.chunks, stats.redacted_values, stats.parse_errors) == (
+        alone_stats.rows,
+        alone_stats.chunks,
+        alone_stats.redacted_values,
+        alone_stats.parse_errors,
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_with_workers_no_process_holds_more_than_two_chunks(tmp_path: Path, workers: int) -> None:
+    stats, _ = stage_with(tmp_path, many_records(120), workers=workers, chunk_rows=5)
+    assert stats.max_buffered_rows == 5  # this process: the chunk being filled
+    assert 0 < stats.max_in_flight_rows <= 2 * workers * 5  # each worker: one chunk working, one waiting
+
+
+def test_a_small_window_is_normalized_without_starting_workers(tmp_path: Path) -> None:
+    stats, _ = stage_with(tmp_path, many_records(40), workers=None)
+    assert stats.max_in_flight_rows == 0
+
+
+class _LocalBody(dict):  # type: ignore[type-arg]
+    """A parsed body of a class only this test module knows: it cannot be pickled by reference."""
+
+
+def test_records_a_worker_cannot_receive_are_normalized_in_this_process(tmp_path: Path) -> None:
+    local = type("Local", (_LocalBody,), {})  # a class pickle cannot find by name
+    records = many_records(24)
+    for raw in records[::5]:
+        raw["request"] = local(name="room", token="secret")
+    _, alone = stage_with(tmp_path, records, workers=0)
+    _, table = stage_with(tmp_path, records, workers=1)
+    assert table.equals(alone)
+    assert REDACTED in table.column("request").to_pylist()[0]
+
+
+def _kill_workers() -> int:
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == os.getpid() and b"worker_main" in command:
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def test_a_worker_that_dies_leaves_its_chunks_to_this_process(tmp_path: Path) -> None:
+    records = many_records(80)
+    _, alone = stage_with(tmp_path, records, workers=0)
+    with StagingWriter(
+        tmp_path / "killed", run_id="run-1", loaded_at=LOADED_AT, window=WINDOW, chunk_rows=4, workers=1
+    ) as writer:
+        writer.add_many(records[:30])
+        assert _kill_workers() == 1
+        writer.add_many(records[30:])
+        staged = writer.finish()
+    assert pq.read_table(staged.path).equals(alone)
+
+
+@pytest.mark.parametrize("workers", [-1, 1.5, "2"])
+def test_a_bad_worker_count_is_refused(tmp_path: Path, workers: Any) -> None:
+    with pytest.raises(DailyConfigError, match="workers"):
+        StagingWriter(tmp_path, run_id="r", loaded_at=LOADED_AT, window=WINDOW, workers=workers)
