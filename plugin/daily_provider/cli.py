@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from daily_provider.exceptions import DailyError
 
 if TYPE_CHECKING:
-    from daily_provider.hooks.daily import DailyHook
+    from daily_provider.hooks.client import DailyClient
     from daily_provider.normalize import NormalizeConfig
 
 API_KEY_ENV = "DAILY_API_KEY"
@@ -83,16 +83,16 @@ def _add_backfill(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_backfill)
 
 
-def _prepare(args: argparse.Namespace) -> tuple[DailyHook, NormalizeConfig]:
+def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
     """The hook and the normalize config from the environment and the common arguments."""
-    from daily_provider.hooks.daily import DailyHook
+    from daily_provider.hooks.client import DailyClient
     from daily_provider.load import REDACTION_SECRET_ENV
     from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
 
     api_key = os.environ.get(API_KEY_ENV, "")
     if not api_key.strip():
         raise DailyError(f"set {API_KEY_ENV} to your Daily API key (it is never taken as an argument)")
-    hook = DailyHook(
+    hook = DailyClient(
         api_key=api_key,
         base_url=args.base_url or os.environ.get(BASE_URL_ENV) or None,
         requests_per_second=args.requests_per_second,

@@ -32,7 +32,7 @@ from daily_provider.anchors import (
     mark_at_or_before,
 )
 from daily_provider.exceptions import DailyConfigError
-from daily_provider.hooks.daily import DailyHook, WalkStats
+from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.sql import validate_name
@@ -152,7 +152,7 @@ class RangeSummary:
 
 def load_window(
     *,
-    hook: DailyHook,
+    hook: DailyClient,
     warehouse: Warehouse,
     window: Window,
     source: str,
@@ -192,7 +192,7 @@ def load_window(
 
 def load_range(
     *,
-    hook: DailyHook,
+    hook: DailyClient,
     warehouse: Warehouse,
     window: Window,
     source: str,
@@ -339,7 +339,7 @@ class _Counters:
 class _Walk:
     """What every window of one walk shares: the hook, the warehouse, settings and the walk's stats."""
 
-    hook: DailyHook
+    hook: DailyClient
     warehouse: Warehouse
     source: str
     table: str
@@ -355,7 +355,7 @@ class _Walk:
     def create(
         cls,
         *,
-        hook: DailyHook,
+        hook: DailyClient,
         warehouse: Warehouse,
         source: str,
         table: str | None,

@@ -85,7 +85,7 @@ _ZERO = pa.array([0], pa.int64())
 # Body paths per chunk stored as full columns; more than this only happens with bodies keyed by ids.
 DENSE_SLOTS = 256
 # Windows smaller than this are normalized in this process: starting a worker costs more than it saves.
-PARALLEL_AFTER_ROWS = 20_000
+PARALLEL_AFTER_ROWS = 10_000
 # Records normalized as one unit (at most chunk_rows): the memory of a chunk in flight grows with it,
 # the fixed cost per part shrinks with it.
 UNIT_ROWS = 5_000

@@ -70,6 +70,35 @@ def test_console_script_loads_a_window_end_to_end(server: SimulatorServer, tmp_p
     assert con.execute("SELECT count(*) FROM daily_api_logs").fetchone() == (len(truth),)
 
 
+def test_cli_load_never_imports_airflow(server: SimulatorServer, tmp_path: Path) -> None:
+    # Outside Airflow the CLI uses DailyClient; importing Airflow would cost seconds and >100 MB
+    # of the memory budget of a load.
+    environment = {k: v for k, v in os.environ.items() if k not in ("DAILY_API_KEY", "DAILY_API_BASE_URL")}
+    environment.update(DAILY_API_KEY=CONFIG.api_key, DAILY_API_BASE_URL=server.base_url)
+    args = [
+        "load", "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T03:00:00Z",
+        "--duckdb", str(tmp_path / "plain.duckdb"), "--requests-per-second", "500",
+    ]  # fmt: skip
+    probe = (
+        "import sys\n"
+        "from daily_provider.cli import main\n"
+        f"code = main({args!r})\n"
+        "print(sorted(name for name in sys.modules if name == 'airflow' or name.startswith('airflow.')))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loaded " in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize("source", ["api", "webhook"])
 def test_cli_load_writes_exactly_the_window_and_exits_zero(
     server: SimulatorServer, tmp_path: Path, run: Callable[..., Result], source: str

@@ -187,7 +187,9 @@ class DuckDBWarehouse:
             lock_file.close()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        config: dict[str, Any] = {}
+        # Rows of a window have no order: without this setting DuckDB keeps the file's row order
+        # through a parallel INSERT, which took the 1M-row load from ~8 s to ~18 s (BENCHMARKS.md).
+        config: dict[str, Any] = {"preserve_insertion_order": False}
         if self.memory_limit is not None:
             config["memory_limit"] = self.memory_limit
         if self.threads is not None:

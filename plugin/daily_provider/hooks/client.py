@@ -1,0 +1,493 @@
+"""DailyClient: an API key turned into a rate-limited, retrying HTTP session and the logs page walk.
+
+Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Airflow costs seconds
+and over 100 MB), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
+HTTP, retries and the page walk, nothing about columns. The
+retry rules live in ``retry.py``, the limiter in ``ratelimit.py``, the walk in ``pagination.py`` and
+the settings rules in ``settings.py``; which anchors a walk may start from is ``anchors.py``'s call.
+The key never leaves the session's auth object: not in a log line, an exception message or ``repr``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import requests
+
+from daily_provider import __version__
+from daily_provider.anchors import Anchor
+from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyError, DailyTransportError
+from daily_provider.hooks.pagination import (
+    CursorRejected,
+    CursorWalk,
+    Entry,
+    PageInfo,
+    WalkStats,
+    parse_page,
+)
+from daily_provider.hooks.ratelimit import RateLimiter
+from daily_provider.hooks.retry import (
+    MalformedResponse,
+    is_retryable_exception,
+    is_retryable_status,
+    parse_retry_after,
+    retry_delay,
+)
+from daily_provider.hooks.settings import (
+    DEFAULT_BASE_URL,
+    HookSettings,
+    resolve_settings,
+)
+from daily_provider.window import Window
+
+__all__ = ["DailyClient", "PageInfo", "WalkStats"]
+
+LOGS_PATH = "/logs/api"
+SOURCES = ("api", "webhook")
+
+log = logging.getLogger(__name__)
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets ``Authorization: Bearer <key>`` on every request.
+
+    An auth object rather than a default header: with no auth set, requests lets a ``~/.netrc``
+    entry replace the header.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._key}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(key hidden)"
+
+
+class _Hidden:
+    """Holds a secret so that ``vars(hook)`` and debuggers' reprs do not show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+class DailyClient:
+    """Talk to Daily's REST API: key -> session, rate limit, retries, and the logs page walk.
+
+    Nothing is sent until a method needs it. Settings come from the argument, then the extras
+    (``DailyHook`` passes its connection's), then the defaults.
+
+    :param api_key: the Daily API key (required here; ``DailyHook`` takes it from its connection).
+    :param base_url: API base URL; default ``https://api.daily.co/v1`` (a host without scheme means https).
+    :param requests_per_second: client-side rate limit shared by all requests of this client (default 2).
+    :param max_retries: retries for 429, 5xx, timeouts, dropped connections, malformed pages (default 6).
+    :param timeout: read timeout per request in seconds (default 30; connect timeout 10).
+    :param backoff_base: first backoff ceiling in seconds, doubled per retry, with full jitter (default 1).
+    :param backoff_max: backoff cap in seconds (default 60); ``Retry-After`` is honoured up to 300 s.
+    :param page_limit: records per page to ask for (Daily caps it; default 100).
+    :param allow_insecure_http: allow a plain ``http://`` base URL that is not on loopback.
+    :param sleep: how to wait (tests pass a recorder).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        requests_per_second: float | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        page_limit: int = 100,
+        allow_insecure_http: bool | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._arguments: dict[str, Any] = {
+            "base_url": base_url,
+            "requests_per_second": requests_per_second,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "backoff_base": backoff_base,
+            "backoff_max": backoff_max,
+            "page_limit": page_limit,
+            "allow_insecure_http": allow_insecure_http,
+        }
+        self._api_key = _Hidden(api_key) if api_key is not None else None
+        self._sleep = sleep
+        # Memoized on first use; each is a pure function of the arguments (and the hook's connection).
+        self._settings: HookSettings | None = None
+        self._limiter: RateLimiter | None = None
+        self._session: requests.Session | None = None
+
+    def __repr__(self) -> str:
+        return "DailyClient(key hidden)"
+
+    # -- public API --------------------------------------------------------------------------------
+
+    def get_conn(self) -> requests.Session:
+        """Return the keep-alive session that carries the Bearer key (built on first use, then reused)."""
+        if self._session is None:
+            settings = self._config()
+            session = requests.Session()
+            session.auth = _BearerAuth(settings.api_key)
+            session.headers.update(
+                {"Accept": "application/json", "User-Agent": f"airflow-provider-daily/{__version__}"}
+            )
+            self._session = session
+        return self._session
+
+    def iter_logs(
+        self,
+        start: datetime,
+        end: datetime,
+        source: str = "api",
+        *,
+        url_filter: str | None = None,
+        stats: WalkStats | None = None,
+        on_page: Callable[[PageInfo], None] | None = None,
+        start_after: Anchor | Sequence[Anchor] | None = None,
+        on_rejected_anchor: Callable[[Anchor, str], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield Daily's raw log records with ``createdAt`` in ``[start, end)``, each id exactly once.
+
+        Walks pages from the newest record (or from an anchor) toward older ones and stops once a
+        page reaches older than ``start``. Arguments and settings are checked here, before any
+        request. The records are the same whichever way the walk starts.
+
+        :param start: window start, an aware datetime (inclusive).
+        :param end: window end, an aware datetime (exclusive).
+        :param source: ``api`` (REST calls) or ``webhook`` (deliveries).
+        :param url_filter: Daily's ``url`` filter: the API route, or the webhook server URL.
+        :param stats: counters to fill in while walking (requests, pages, retries, ...).
+        :param on_page: called with a PageInfo after each accepted page.
+        :param start_after: anchors to start after instead of the newest record, tried in order
+            (see ``anchors.choose_anchors``); each must have ``created_at >= end``. An anchor the
+            API refuses (4xx, an empty page where records existed, records newer than it) is
+            reported to ``on_rejected_anchor`` with a WARNING and the next one is tried, then the
+            newest record. Nothing is yielded before a start is accepted, so nothing is lost.
+        :param on_rejected_anchor: called with each refused anchor and the reason, e.g. to drop it.
+        """
+        window = Window(start, end)
+        if source not in SOURCES:
+            raise DailyConfigError(
+                f"source={source!r} is not one Daily knows; use 'api' or 'webhook' (bare, without quotes)"
+            )
+        if url_filter is not None and (not isinstance(url_filter, str) or not url_filter.strip()):
+            raise DailyConfigError(f"url_filter={url_filter!r} must be a non-empty string or None")
+        settings = self._config()
+        walk_stats = stats if stats is not None else WalkStats()
+        describe = f"source={source}, window {window}" + (f", url={url_filter}" if url_filter else "")
+
+        def fetch(param: str | None, cursor_id: str | None) -> list[Entry]:
+            params: dict[str, str | int] = {"limit": settings.page_limit, "source": source}
+            if url_filter:
+                params["url"] = url_filter
+            if param is not None and cursor_id is not None:
+                params[param] = cursor_id
+                cursor_text = f"cursor {param}={cursor_id}"
+            else:
+                cursor_text = "first page, no cursor"
+            entries: list[Entry] = self._request(
+                LOGS_PATH, params, stats=walk_stats, context=f"{describe}, {cursor_text}", parse=parse_page
+            )
+            return entries
+
+        anchors = _checked_anchors(start_after, window)
+
+        def walk(anchor: Anchor | None) -> CursorWalk:
+            return CursorWalk(
+                fetch,
+                window,
+                stats=walk_stats,
+                describe=describe,
+                on_page=on_page,
+                logger=log,
+                start_after=anchor.cursor() if anchor is not None else None,
+            )
+
+        if not anchors:
+            return iter(walk(None))
+        return self._walk_from_anchors(anchors, walk, walk_stats, describe, on_rejected_anchor)
+
+    @staticmethod
+    def _walk_from_anchors(
+        anchors: list[Anchor],
+        walk: Callable[[Anchor | None], CursorWalk],
+        stats: WalkStats,
+        describe: str,
+        on_rejected: Callable[[Anchor, str], None] | None,
+    ) -> Iterator[dict[str, Any]]:
+        for anchor in anchors:
+            try:
+                # CursorRejected comes from the first page, before any record: nothing to undo.
+                yield from walk(anchor)
+                return
+            except CursorRejected as rejected:
+                stats.cursors_rejected += 1
+                log.warning(
+                    "Daily refused cursor anchor %s (createdAt %s) for %s: %s. No record was lost: "
+                    "starting %s instead; the anchor will be dropped.",
+                    anchor.record_id,
+                    anchor.created_at.isoformat(),
+                    describe,
+                    rejected.reason,
+                    "from the next anchor" if anchor is not anchors[-1] else "at the newest record",
+                )
+                if on_rejected is not None:
+                    on_rejected(anchor, rejected.reason)
+        yield from walk(None)
+
+    def redaction_secret(self) -> str | None:
+        """Return the connection's ``redaction_secret`` extra (the key of the hashed redaction), if set."""
+        return self._config().redaction_secret
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap request (``limit=1``, no retries) and report whether the key and URL work."""
+        try:
+            self._request(
+                LOGS_PATH,
+                {"limit": 1, "source": "api"},
+                context="connection test",
+                parse=parse_page,
+                max_retries=0,
+            )
+        except DailyError as err:
+            return False, str(err)
+        return True, "Connection to Daily succeeded"
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        stats: WalkStats | None = None,
+        context: str = "",
+        parse: Callable[[Any], Any] | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """GET ``base_url + path`` and return the decoded JSON (passed through ``parse`` if given).
+
+        Retries 429, 5xx, connection errors, timeouts and 2xx bodies that fail to decode or that
+        ``parse`` rejects with MalformedResponse; raises DailyAPIError at once on other statuses and
+        DailyTransportError when the retries run out.
+        """
+        settings = self._config()
+        session = self.get_conn()
+        limiter = self._rate_limiter()
+        stats = stats if stats is not None else WalkStats()
+        retries = settings.max_retries if max_retries is None else max_retries
+        url = settings.base_url + path
+        where = f"GET {path} ({context})" if context else f"GET {path}"
+        attempt = 0
+        while True:
+            stats.waited_seconds += limiter.acquire()
+            stats.requests += 1
+            retry_after: float | None = None
+            try:
+                response = session.get(
+                    url,
+                    params=params,
+                    timeout=(settings.connect_timeout, settings.read_timeout),
+                    # A redirect could carry the request somewhere we did not vet; Daily does not redirect.
+                    allow_redirects=False,
+                )
+            except requests.RequestException as err:
+                if not is_retryable_exception(err):
+                    raise DailyTransportError(
+                        self._scrub(
+                            f"Daily request {where} failed: {type(err).__name__}: {err}. This is not retried; "
+                            "check the base URL, proxy and TLS setup (certificates)."
+                        )
+                    ) from err
+                fault = f"{type(err).__name__}: {err}"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        body = orjson.loads(response.content)
+                        return parse(body) if parse is not None else body
+                    except (orjson.JSONDecodeError, MalformedResponse) as err:
+                        fault = (
+                            f"malformed {status} body ({err}); it starts with {_snippet(response.content)}"
+                        )
+                elif is_retryable_status(status):
+                    if status == 429:
+                        stats.rate_limited += 1
+                    header = response.headers.get("Retry-After")
+                    retry_after = parse_retry_after(header, datetime.now(timezone.utc))
+                    fault = _describe_status(response)
+                else:
+                    raise self._api_error(response, where)
+            if attempt >= retries:
+                raise DailyTransportError(
+                    self._scrub(
+                        f"Daily request {where} failed after {attempt + 1} attempts ({retries} retries); "
+                        f"last error: {fault}. Expected a JSON array of log records. Daily or the network "
+                        "is unhealthy: re-run the task later, or raise max_retries (or lower "
+                        "requests_per_second if 429s dominate)."
+                    )
+                )
+            delay = retry_delay(
+                attempt,
+                retry_after,
+                base=settings.backoff_base,
+                cap=settings.backoff_max,
+                retry_after_max=settings.retry_after_max,
+            )
+            log.warning(
+                "Daily request %s attempt %d/%d failed: %s; retrying in %.2f s%s",
+                where,
+                attempt + 1,
+                retries + 1,
+                self._scrub(fault),
+                delay,
+                " (as Retry-After asked)" if retry_after is not None else "",
+            )
+            stats.retries += 1
+            stats.waited_seconds += delay
+            self._sleep(delay)
+            attempt += 1
+
+    def _api_error(self, response: requests.Response, where: str) -> DailyAPIError:
+        status = response.status_code
+        error, info = _error_fields(response)
+        settings = self._config()
+        origin = self._key_origin()
+        if status == 401 or error in ("authentication-error", "authorization-header-error"):
+            hint = f"Check the API key ({origin}); Daily did not accept it."
+        elif status == 403:
+            hint = "The key is not allowed to read these logs; check the key's domain and plan."
+        elif status == 404:
+            hint = f"Check the base URL {settings.base_url}; expected something like {DEFAULT_BASE_URL}."
+        elif 300 <= status < 400:
+            hint = f"Redirects are not followed; check the base URL {settings.base_url}."
+        else:
+            hint = "Check the request (source, url filter, limit) and the configuration, then re-run."
+        label = f"{status} {error}" if error else str(status)
+        detail = f': "{info}"' if info else ""
+        return DailyAPIError(
+            self._scrub(f"Daily answered {label}{detail} for {where}. Not retried. {hint}"),
+            status=status,
+            error=error,
+            info=self._scrub(info) if info is not None else None,
+        )
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    def _config(self) -> HookSettings:
+        if self._settings is None:
+            arguments = self._arguments
+            key, host, extras = self._key_host_extras()
+            origin = self._key_origin()
+            settings = resolve_settings(
+                source=origin,
+                api_key=key,
+                base_url=arguments["base_url"] if arguments["base_url"] is not None else host,
+                requests_per_second=arguments["requests_per_second"],
+                max_retries=arguments["max_retries"],
+                timeout=arguments["timeout"],
+                backoff_base=arguments["backoff_base"],
+                backoff_max=arguments["backoff_max"],
+                page_limit=arguments["page_limit"],
+                allow_insecure_http=arguments["allow_insecure_http"],
+                extras=extras,
+            )
+            self._register_secrets(settings)
+            self._settings = settings
+            log.info(
+                "Daily API %s (%s): at most %s requests/s, %s retries, read timeout %ss",
+                settings.base_url,
+                origin,
+                settings.requests_per_second,
+                settings.max_retries,
+                settings.read_timeout,
+            )
+        return self._settings
+
+    def _key_host_extras(self) -> tuple[str | None, str | None, Mapping[str, Any]]:
+        """The key, the base URL and the extras to resolve the settings from (the hook reads its connection)."""
+        if self._api_key is None:
+            raise DailyConfigError(
+                "no Daily API key: pass api_key= to DailyClient (or use DailyHook with a connection)"
+            )
+        return self._api_key.value, None, {}
+
+    def _key_origin(self) -> str:
+        """Where the key came from, for messages."""
+        return "the api_key argument"
+
+    def _register_secrets(self, settings: HookSettings) -> None:
+        """Called once with the resolved settings; the hook registers the secrets with Airflow's log masker."""
+
+    def _rate_limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = RateLimiter(self._config().requests_per_second, sleep=self._sleep)
+        return self._limiter
+
+    def _scrub(self, text: str) -> str:
+        """Remove the key from text that came from elsewhere (server bodies, exception strings)."""
+        if self._settings is not None:
+            key: str | None = self._settings.api_key
+        else:
+            key = self._api_key.value if self._api_key is not None else None
+        return text.replace(key, "***") if key else text
+
+
+def _checked_anchors(start_after: Anchor | Sequence[Anchor] | None, window: Window) -> list[Anchor]:
+    if start_after is None:
+        return []
+    anchors = [start_after] if isinstance(start_after, Anchor) else list(start_after)
+    for anchor in anchors:
+        if not isinstance(anchor, Anchor):
+            raise DailyConfigError(f"start_after must hold Anchor objects, got {type(anchor).__name__}")
+        if anchor.created_at < window.end:
+            raise DailyConfigError(
+                f"anchor {anchor.record_id} has createdAt {anchor.created_at.isoformat()}, before the end of "
+                f"the window {window}: records tied with it could be skipped. Pass only anchors at or after "
+                "the window's end (anchors.choose_anchors picks them)."
+            )
+    return anchors
+
+
+def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
+    """Return Daily's ``error`` type and ``info`` text, or a snippet of a body that is not Daily's JSON."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        text = response.content[:200].decode("utf-8", errors="replace").strip()
+        return None, text or None
+    if not isinstance(body, dict):
+        return None, _snippet(response.content)
+    error, info = body.get("error"), body.get("info")
+    return (
+        error if isinstance(error, str) else None,
+        info if isinstance(info, str) else (None if info is None else str(info)),
+    )
+
+
+def _describe_status(response: requests.Response) -> str:
+    error, info = _error_fields(response)
+    text = str(response.status_code) + (f" {error}" if error else "")
+    return text + (f': "{info}"' if info else "")
+
+
+def _snippet(content: bytes, limit: int = 60) -> str:
+    if not content:
+        return "nothing (empty body)"
+    text = content[:limit].decode("utf-8", errors="replace")
+    return repr(text) + ("..." if len(content) > limit else "")
