@@ -510,7 +510,10 @@ def worker_main(inbox_fd: int, outbox_fd: int) -> None:
     """A chunk worker's loop (see staging): a NormalizeConfig, then records files until EOF.
 
     Messages are length-prefixed pickles. Each job is the path of a pickled list of records; the
-    answer is ``("chunk", EncodedChunk)`` or ``("error", exception)``.
+    answer is ``("chunk", path)``, where ``path`` (the job's path plus ``.encoded``) holds the
+    pickled EncodedChunk, or ``("error", exception)``. The chunk goes through a file, not the
+    pipe: a pipe holds 64 KiB, so a worker writing megabytes into it waited until the writer
+    read it, which the writer does in chunk order, and the workers idled half the time.
     """
     # Ctrl-C reaches the whole process group: the writer that started this worker stops it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -523,8 +526,12 @@ def worker_main(inbox_fd: int, outbox_fd: int) -> None:
             try:
                 with open(job, "rb") as source:
                     records = pickle.load(source)
-                reply: tuple[str, Any] = ("chunk", encode_chunk(normalizer.run(records)))
+                encoded = encode_chunk(normalizer.run(records))
                 del records
+                with open(job + ".encoded", "wb") as sink:
+                    pickle.dump(encoded, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                del encoded
+                reply: tuple[str, Any] = ("chunk", job + ".encoded")
             except Exception as exc:  # the writer raises it again, in its own process
                 reply = ("error", _portable(exc))
             send_message(outbox, reply)

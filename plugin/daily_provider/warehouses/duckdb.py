@@ -33,6 +33,9 @@ from daily_provider.window import Window
 
 log = logging.getLogger(__name__)
 
+# Times a swap is retried with twice the memory_limit after DuckDB ran out of it (8x at most).
+MEMORY_RETRIES = 3
+
 DIALECT = "duckdb"
 
 DUCKDB_TYPES: dict[ColumnType, str] = {
@@ -231,7 +234,7 @@ class DuckDBWarehouse:
                     f"preparing the table for {what} failed: {exc}. No rows were changed; "
                     "fix the cause and re-run the window."
                 ) from exc
-            deleted, inserted = self._swap_window(conn, table_sql, source, window, staged, table_types, what)
+            deleted, inserted = self._swap_with_memory(conn, table_sql, source, window, staged, table_types, what)
         log.info(
             "DuckDB: replaced %d rows with %d staged rows for %s in %.2fs",
             deleted,
@@ -424,6 +427,54 @@ class DuckDBWarehouse:
             settled[column] = wider
         return settled
 
+    def _swap_with_memory(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table_sql: str,
+        source: str,
+        window: Window,
+        staged: StagedWindow,
+        table_types: Mapping[str, ColumnType],
+        what: str,
+    ) -> tuple[int, int]:
+        """:meth:`_swap_window`, again with twice the memory_limit when DuckDB runs out of it.
+
+        A low memory_limit keeps a load's peak small, but the INSERT needs buffers per column:
+        a window with many more columns than usual can need more. Each failed attempt rolled
+        back, so retrying is safe; the session's limit is restored after the swap.
+        """
+        limit = self.memory_limit
+        attempt = 0
+        try:
+            while True:
+                try:
+                    return self._swap_window(conn, table_sql, source, window, staged, table_types, what)
+                except _OutOfMemory as exc:
+                    if limit is None or attempt == MEMORY_RETRIES:
+                        raise WarehouseError(
+                            f"replacing {what} ran out of DuckDB's memory_limit ({limit or 'default'}) and was "
+                            f"rolled back, so the table holds what it held before: {exc.message}. Raise the "
+                            "memory limit (--memory-limit, or memory_limit= on the operator) and re-run the window."
+                        ) from None
+                    larger = _doubled(limit)
+                    log.warning(
+                        "DuckDB ran out of memory_limit %s replacing %s (%d columns); rolled back, retrying "
+                        "with %s. Set a larger memory limit to skip this retry.",
+                        limit,
+                        what,
+                        len(table_types),
+                        larger,
+                    )
+                    conn.execute(render(DIALECT, "set_memory_limit", memory_limit=_quote_literal(larger)))
+                    limit = larger
+                    attempt += 1
+        finally:
+            if limit != self.memory_limit and self.memory_limit is not None:
+                with suppress(duckdb.Error):
+                    conn.execute(
+                        render(DIALECT, "set_memory_limit", memory_limit=_quote_literal(self.memory_limit))
+                    )
+
     def _swap_window(
         self,
         conn: duckdb.DuckDBPyConnection,
@@ -452,6 +503,9 @@ class DuckDBWarehouse:
                     f"{staged.rows}; rolled back {what}. Re-run the window to stage it again."
                 )
             conn.commit()
+        except duckdb.OutOfMemoryException as exc:
+            _rollback(conn)
+            raise _OutOfMemory(str(exc).splitlines()[0]) from exc
         except duckdb.Error as exc:
             _rollback(conn)
             raise WarehouseError(
@@ -462,6 +516,30 @@ class DuckDBWarehouse:
             _rollback(conn)
             raise
         return deleted, inserted
+
+
+class _OutOfMemory(Exception):
+    """DuckDB ran out of its memory_limit in a swap that was rolled back."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_UNITS = {"KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+
+
+def _doubled(limit: str) -> str:
+    """``limit`` (DuckDB's size text, e.g. ``"128MB"``) times two, in MB."""
+    text = limit.strip().upper().replace(" ", "")
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return f"{int(float(text[: -len(unit)]) * _UNITS[unit] * 2 / 1000**2)}MB"
+    raise WarehouseError(f"memory_limit={limit!r} is not a size DuckDB-style like '128MB' or '1GB'")
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _rollback(conn: duckdb.DuckDBPyConnection) -> None:

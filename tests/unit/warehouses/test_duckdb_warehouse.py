@@ -293,3 +293,59 @@ def test_existing_table_whose_window_key_has_another_type_is_refused(warehouse, 
         warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
 
     assert warehouse.table_columns("logs") == {**KEY_COLUMNS, "created_at": ColumnType.STRING}
+
+
+# -- memory_limit retries --------------------------------------------------------------------------
+
+
+def wide_window(tmp_path: Path, name: str, ids: list[str], columns: int = 150) -> StagedWindow:
+    """A window whose INSERT needs more than a few MB of DuckDB buffers: many filled columns."""
+    wide = {**KEY_COLUMNS, **{f"response__c{n:03d}": ColumnType.STRING for n in range(columns)}}
+    filler = {f"response__c{n:03d}": f"value {n} " * 4 for n in range(columns)}
+    rows = [{**row, **filler} for row in rows_at(*ids)]
+    return write_staged(tmp_path / name, wide, rows)
+
+
+def test_a_window_that_outgrows_the_memory_limit_is_retried_with_more_and_loads(tmp_path, caplog):
+    ids = [f"r{n:05d}" for n in range(20)]  # few rows: the columns are what needs the buffers
+    staged = wide_window(tmp_path, "wide.parquet", ids)
+    warehouse = DuckDBWarehouse(tmp_path / "logs.duckdb", memory_limit="8MB", threads=2)
+    caplog.set_level("WARNING", logger="daily_provider.warehouses.duckdb")
+
+    with warehouse:
+        rows = warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        limit = warehouse.connect().execute("SELECT current_setting('memory_limit')").fetchone()
+
+    assert rows == len(ids)
+    assert [row[0] for row in table_rows(warehouse, "logs")] == sorted(ids)
+    retries = [
+        record.getMessage() for record in caplog.records if "ran out of memory_limit" in record.getMessage()
+    ]
+    assert retries and "retrying with 16MB" in retries[0]
+    assert limit == ("7.6 MiB",)  # the configured limit is back once the window is loaded
+
+
+def test_running_out_of_memory_on_every_retry_fails_clearly_and_keeps_the_old_rows(tmp_path, monkeypatch):
+    warehouse = DuckDBWarehouse(tmp_path / "logs.duckdb", memory_limit="1GB", threads=2)
+    warehouse.replace_window(
+        table="logs", source="api", window=WINDOW, staged=wide_window(tmp_path, "a.parquet", ["old"])
+    )
+    monkeypatch.setattr("daily_provider.warehouses.duckdb.MEMORY_RETRIES", 0)
+    small = DuckDBWarehouse(tmp_path / "logs.duckdb", memory_limit="8MB", threads=2)
+    staged = wide_window(tmp_path, "b.parquet", [f"n{n}" for n in range(20)])
+
+    with pytest.raises(
+        WarehouseError, match=r"ran out of DuckDB's memory_limit \(8MB\) and was rolled back.*--memory-limit"
+    ):
+        small.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+
+    assert [row[0] for row in table_rows(warehouse, "logs")] == ["old"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "doubled"), [("128MB", "256MB"), ("1GB", "2000MB"), ("100 MiB", "209MB"), ("0.5GB", "1000MB")]
+)
+def test_memory_limits_double_in_megabytes(limit, doubled):
+    from daily_provider.warehouses.duckdb import _doubled
+
+    assert _doubled(limit) == doubled
