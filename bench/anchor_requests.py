@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from daily_provider.hooks.daily import DailyHook
+from daily_provider.hooks.client import DailyClient
 from daily_provider.load import load_range, load_window
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -137,7 +137,7 @@ def as_markdown(counts: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, row in counts["scenarios"].items():
-        bound = "-" if row["bound"] is None else f"{row['bound']:,}"
+        bound = "-" if row["bound"] is None else f"{row['bound']:,.0f}"
         ratio = (
             "-"
             if row["requests_per_page_of_records"] is None
@@ -149,8 +149,8 @@ def as_markdown(counts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _hook(server: SimulatorServer) -> DailyHook:
-    return DailyHook(api_key=KEY, base_url=server.base_url, requests_per_second=100_000.0, page_limit=PAGE)
+def _hook(server: SimulatorServer) -> DailyClient:
+    return DailyClient(api_key=KEY, base_url=server.base_url, requests_per_second=100_000.0, page_limit=PAGE)
 
 
 def main() -> None:

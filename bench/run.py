@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -144,11 +145,23 @@ ROW_ORDER = ("parse", "ours", "dlt", "e2e-small", "e2e-full")
 
 
 def request_counts(ctx: Context) -> str:
-    """Requests for a single window and for a 30-day backfill (filled in by the anchors work)."""
+    """Requests for a single window and for 30-day backfills, from the simulator's own counter."""
+    command = [PYTHON, str(BENCH / "anchor_requests.py")]
+    shown = " ".join([".venv/bin/python", "bench/anchor_requests.py"])
+    bodies = []
+    for convention in ("literal", "stripe"):
+        done = subprocess.run(
+            [*command, "--convention", convention], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"anchor_requests.py --convention {convention} failed: {done.stderr[-2000:]}")
+        bodies.append(done.stdout.strip())
     return (
-        "Not measured yet: this section is filled once the page-anchor work lands. It will give the "
-        "requests `daily-logs load` makes for a single window and for a 30-day backfill, against the "
-        "simulator's own request counter."
+        f"Measured with `{shown} --convention literal` and `--convention stripe` (both of Daily's possible "
+        "cursor conventions; see DAILY_API.md). The bounds are issue 4's: a single window "
+        "ceil(N/page) + 2, a 30-day backfill newest first 1.1 N/page + 3 W, oldest first "
+        "2.2 N/page + 3 W, range mode 1.1 N/page + 3. The same bounds are asserted in "
+        "`tests/integration/test_request_bounds.py`.\n\n" + "\n\n".join(bodies)
     )
 
 
@@ -179,7 +192,7 @@ SECTION_JOBS: dict[str, tuple[str, Callable[[Context], str]]] = {
     "requests": ("Request counts (anchors)", request_counts),
     "profile": ("Profile of ours", profile),
 }
-DEFAULT_JOBS = ("parse", "ours", "dlt", "e2e", "requests")
+DEFAULT_JOBS = ("parse", "ours", "dlt", "e2e", "requests", "profile")
 
 
 # -- targets and notes -----------------------------------------------------------------------------

@@ -100,7 +100,8 @@ class StagingStats:
 
     ``max_buffered_rows``: the most records this process held waiting for their chunk.
     ``max_in_flight_rows``: the most records handed to worker processes and not yet back
-    (0 when every chunk was normalized in this process).
+    (0 when every chunk was normalized in this process). ``worker_chunks``: chunks the worker
+    processes normalized.
     """
 
     rows: int = 0
@@ -109,6 +110,7 @@ class StagingStats:
     redacted_values: int = 0
     parse_errors: int = 0
     max_in_flight_rows: int = 0
+    worker_chunks: int = 0
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -686,6 +688,7 @@ class StagingWriter:
             self._workers_failed = True
             return self._normalize_here(job)
         os.unlink(job.records_path)
+        self.stats.worker_chunks += 1
         return write_part(chunk, job.base)
 
     def _merge(self, part: ChunkPart) -> None:

@@ -355,6 +355,20 @@ def test_with_workers_no_process_holds_more_than_two_chunks(tmp_path: Path, work
     assert 0 < stats.max_in_flight_rows <= 2 * workers * 5  # each worker: one chunk working, one waiting
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_while_records_arrive_the_workers_normalize_every_chunk_and_this_process_waits(
+    tmp_path: Path, workers: int
+) -> None:
+    # This process collects the workers' answers: when it normalized chunks itself whenever they
+    # fell behind, they sat idle meanwhile. Only the chunks still queued at finish() may be
+    # shared with this process.
+    from daily_provider.staging import _QUEUED_CHUNKS
+
+    stats, _ = stage_with(tmp_path, many_records(200), workers=workers, chunk_rows=4)
+    assert stats.chunks == 50
+    assert stats.worker_chunks >= stats.chunks - _QUEUED_CHUNKS
+
+
 def test_a_small_window_is_normalized_without_starting_workers(tmp_path: Path) -> None:
     stats, _ = stage_with(tmp_path, many_records(40), workers=None)
     assert stats.max_in_flight_rows == 0

@@ -234,7 +234,9 @@ class DuckDBWarehouse:
                     f"preparing the table for {what} failed: {exc}. No rows were changed; "
                     "fix the cause and re-run the window."
                 ) from exc
-            deleted, inserted = self._swap_with_memory(conn, table_sql, source, window, staged, table_types, what)
+            deleted, inserted = self._swap_with_memory(
+                conn, table_sql, source, window, staged, table_types, what
+            )
         log.info(
             "DuckDB: replaced %d rows with %d staged rows for %s in %.2fs",
             deleted,
@@ -526,7 +528,15 @@ class _OutOfMemory(Exception):
         self.message = message
 
 
-_UNITS = {"KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+_UNITS = {
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+}
 
 
 def _doubled(limit: str) -> str:
