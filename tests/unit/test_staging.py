@@ -349,24 +349,44 @@ def test_worker_processes_give_the_same_file_as_this_process(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_with_workers_no_process_holds_more_than_two_chunks(tmp_path: Path, workers: int) -> None:
-    stats, _ = stage_with(tmp_path, many_records(120), workers=workers, chunk_rows=5)
-    assert stats.max_buffered_rows == 5  # this process: the chunk being filled
-    assert 0 < stats.max_in_flight_rows <= 2 * workers * 5  # each worker: one chunk working, one waiting
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_while_records_arrive_the_workers_normalize_every_chunk_and_this_process_waits(
+def test_with_workers_this_process_buffers_one_chunk_and_hands_over_a_bounded_number(
     tmp_path: Path, workers: int
 ) -> None:
-    # This process collects the workers' answers: when it normalized chunks itself whenever they
-    # fell behind, they sat idle meanwhile. Only the chunks still queued at finish() may be
-    # shared with this process.
-    from daily_provider.staging import _QUEUED_CHUNKS
+    from daily_provider.staging import _JOBS_PER_WORKER
 
-    stats, _ = stage_with(tmp_path, many_records(200), workers=workers, chunk_rows=4)
-    assert stats.chunks == 50
-    assert stats.worker_chunks >= stats.chunks - _QUEUED_CHUNKS
+    stats, _ = stage_with(tmp_path, many_records(120), workers=workers, chunk_rows=5)
+    assert stats.max_buffered_rows == 5  # this process: the chunk being filled
+    assert 0 < stats.max_in_flight_rows <= _JOBS_PER_WORKER * workers * 5  # on disk, one in each worker
+
+
+def test_a_worker_finishes_every_chunk_handed_to_it_without_anyone_reading_its_answers(
+    tmp_path: Path,
+) -> None:
+    # Answers go through files: through the pipe, an answer above 64 KiB blocked the worker until
+    # the writer read it, and the writer reads in chunk order, so workers sat idle.
+    import pickle
+
+    from daily_provider.normalize import DEFAULT_CONFIG
+    from daily_provider.staging import _Worker
+
+    jobs = []
+    for number in range(3):
+        path = tmp_path / f"chunk-{number}.records"
+        path.write_bytes(pickle.dumps(many_records(300)))
+        jobs.append(str(path))
+    worker = _Worker(DEFAULT_CONFIG)
+    try:
+        for job in jobs:
+            worker.submit(job)
+        worker.jobs.close()  # end of input: the worker finishes its jobs and exits
+        assert worker.process.wait(timeout=60) == 0
+        for job in jobs:
+            answer = Path(job + ".encoded")
+            assert answer.stat().st_size > 64 * 1024  # more than a pipe holds
+            assert worker.result().rows == 300
+            assert not answer.exists()  # read once, then removed
+    finally:
+        worker.stop(kill=True)
 
 
 def test_a_small_window_is_normalized_without_starting_workers(tmp_path: Path) -> None:
