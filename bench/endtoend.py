@@ -101,7 +101,7 @@ def measure_load(dataset: Dataset, repeat: int, *, logs: Path) -> list[Measureme
                     command, env=env, log_path=logs / f"e2e-{dataset.records}-{attempt}.log"
                 )
             # The CLI prints its summary line, not JSON: the rows it loaded and the load's own seconds
-            # (the process also spends seconds importing Airflow before the load starts).
+            # (the process also spends about a second on interpreter start and imports).
             log_text = (logs / f"e2e-{dataset.records}-{attempt}.log").read_text(encoding="utf-8")
             found = _SUMMARY.search(log_text)
             loaded = int(found.group(1)) if found else 0

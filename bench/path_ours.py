@@ -2,7 +2,7 @@
 
 The records are read the way the hook hands them over (one parsed dict per record, bodies still
 JSON-encoded strings), normalized and staged to one Parquet file in bounded chunks, and loaded into a
-fresh DuckDB file with the same settings ``daily-logs load`` uses. Prints one JSON line with the
+fresh DuckDB file with the operator's DuckDB settings (memory_limit 1GB, 2 threads). Prints one JSON line with the
 seconds of each step; ``--profile FILE`` also writes cProfile's top functions by cumulative time.
 """
 
@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", required=True, help="window end (ISO-8601, exclusive)")
     parser.add_argument("--chunk-rows", type=int, default=10_000)
     parser.add_argument(
-        "--memory-limit", default="1GB", help="DuckDB memory_limit, as daily-logs load sets it"
+        "--memory-limit",
+        default="1GB",
+        help="DuckDB memory_limit; default 1GB, the operator's (daily-logs load uses 128MB, see the e2e rows)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--profile", type=Path, help="write cProfile's top functions (cumulative) here")

@@ -240,8 +240,8 @@ def notes(rows: dict[str, report.Row]) -> list[str]:
     out = [
         "How to read it: *wall s* is the median over the runs of the path's own timing of its work (reading",
         "the NDJSON to the committed DuckDB load; for `daily-logs load`, the seconds its summary line reports).",
-        "*process s* is the whole process including interpreter start and imports (for `daily-logs load`",
-        "that includes importing Airflow). records/s = records / wall s. *peak RSS* is for the whole process:",
+        "*process s* is the whole process including interpreter start and imports (`daily-logs load` does",
+        "not import Airflow). records/s = records / wall s. *peak RSS* is for the whole process:",
         "the largest over the runs of the larger of `ru_maxrss` (from `wait4`) and the sampled sum over the",
         "process tree (so dlt's normalize worker processes count together). *x dlt's rec/s* divides the row's",
         "records/s by dlt's; *x parse floor's time* divides the floor's records/s by the row's (the row's time",
