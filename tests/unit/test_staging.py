@@ -443,3 +443,45 @@ def test_a_worker_that_dies_leaves_its_chunks_to_this_process(tmp_path: Path) ->
 def test_a_bad_worker_count_is_refused(tmp_path: Path, workers: Any) -> None:
     with pytest.raises(DailyConfigError, match="workers"):
         StagingWriter(tmp_path, run_id="r", loaded_at=LOADED_AT, window=WINDOW, workers=workers)
+
+
+_BASE = datetime(2024, 3, 15, tzinfo=UTC)
+_OFFSETS = st.integers(min_value=-3_000_000, max_value=3_000_000)  # microseconds around the base
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=_OFFSETS,
+    width=st.integers(min_value=1, max_value=3_000_000),
+    at=_OFFSETS,
+    mangle=st.sampled_from(["", "month", "hour", "day", "letter"]),
+)
+def test_the_fast_window_check_agrees_with_parsing_the_timestamp(
+    tmp_path_factory: pytest.TempPathFactory, start: int, width: int, at: int, mangle: str
+) -> None:
+    # add() compares Daily's fixed-width text with the window's bounds as text; that must accept
+    # exactly what parsing the timestamp accepts, bounds with sub-millisecond parts included.
+    from daily_provider.normalize import created_at_value
+
+    window = Window(_BASE + timedelta(microseconds=start), _BASE + timedelta(microseconds=start + width))
+    moment = _BASE + timedelta(microseconds=at - at % 1000)  # records carry milliseconds
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    text = {
+        "": text,
+        "month": text[:5] + "13" + text[7:],
+        "hour": text[:11] + "24" + text[13:],
+        "day": text[:8] + "00" + text[10:],
+        "letter": text[:17] + "x" + text[18:],
+    }[mangle]
+    parsed = created_at_value(text)
+    expected = parsed is not None and window.contains(parsed)
+    writer = StagingWriter(
+        tmp_path_factory.mktemp("fast"), run_id="r", loaded_at=LOADED_AT, window=window, workers=0
+    )
+    with writer:
+        try:
+            writer.add(record(0, createdAt=text))
+            accepted = True
+        except DailyError:
+            accepted = False
+    assert accepted == expected, (text, window)
