@@ -51,19 +51,17 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     return _run
 
 
-def test_console_script_loads_a_window_end_to_end(server: SimulatorServer, tmp_path: Path) -> None:
+def run_process(command: list[str], server: SimulatorServer) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a new process with the simulator's key and URL in its environment."""
     environment = {k: v for k, v in os.environ.items() if k not in ("DAILY_API_KEY", "DAILY_API_BASE_URL")}
     environment.update(DAILY_API_KEY=CONFIG.api_key, DAILY_API_BASE_URL=server.base_url)
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=180, check=False)
+
+
+def test_console_script_loads_a_window_end_to_end(server: SimulatorServer, tmp_path: Path) -> None:
     db = tmp_path / "script.duckdb"
     args = ["load", "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T06:00:00Z", "--duckdb", str(db)]
-    result = subprocess.run(
-        [DAILY_LOGS, *args, "--requests-per-second", "500"],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=180,
-        check=False,
-    )
+    result = run_process([DAILY_LOGS, *args, "--requests-per-second", "500"], server)
     assert result.returncode == 0, result.stderr
     truth = server.simulator.truth("api", "2026-01-01T00:00:00Z", "2026-01-01T06:00:00Z")
     con = duckdb.connect(str(db), read_only=True)
@@ -75,8 +73,6 @@ def test_cli_load_never_imports_airflow_and_uses_the_system_allocator(
 ) -> None:
     # Outside Airflow the CLI uses DailyClient; importing Airflow would cost seconds and >100 MB
     # of the memory budget of a load.
-    environment = {k: v for k, v in os.environ.items() if k not in ("DAILY_API_KEY", "DAILY_API_BASE_URL")}
-    environment.update(DAILY_API_KEY=CONFIG.api_key, DAILY_API_BASE_URL=server.base_url)
     args = [
         "load", "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T03:00:00Z",
         "--duckdb", str(tmp_path / "plain.duckdb"), "--requests-per-second", "500",
@@ -90,14 +86,7 @@ def test_cli_load_never_imports_airflow_and_uses_the_system_allocator(
         "print(sorted(name for name in sys.modules if name == 'airflow' or name.startswith('airflow.')))\n"
         "sys.exit(code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=180,
-        check=False,
-    )
+    result = run_process([sys.executable, "-c", probe], server)
     assert result.returncode == 0, result.stderr
     assert "loaded " in result.stdout
     *_, pool, airflow_modules = result.stdout.strip().splitlines()
