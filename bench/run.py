@@ -85,17 +85,21 @@ def parse_floor(ctx: Context) -> list[report.Row]:
     return [ctx.row("parse", "parse floor: orjson, NDJSON + bodies", ctx.records, runs)]
 
 
-def ours(ctx: Context) -> list[report.Row]:
-    command = [
+def _ours_command(ctx: Context) -> list[str]:
+    path = ctx.dataset
+    return [
         PYTHON,
         str(BENCH / "path_ours.py"),
-        str(ctx.dataset.path),
+        str(path.path),
         "--start",
-        ctx.dataset.window_start,
+        path.window_start,
         "--end",
-        ctx.dataset.window_end,
+        path.window_end,
     ]
-    runs = ctx.repeated("ours", command)
+
+
+def ours(ctx: Context) -> list[report.Row]:
+    runs = ctx.repeated("ours", _ours_command(ctx))
     _check_records("ours", runs, ctx.records)
     steps = {
         key: runs[-1].result.get(key) for key in ("stage_seconds", "load_seconds", "columns", "stage_peak_mb")
@@ -168,17 +172,7 @@ def request_counts(ctx: Context) -> str:
 def profile(ctx: Context) -> str:
     """cProfile of our path: the top functions by cumulative time (profiling roughly doubles the time)."""
     out = RESULTS / f"profile-ours-{ctx.records}.txt"
-    command = [
-        PYTHON,
-        str(BENCH / "path_ours.py"),
-        str(ctx.dataset.path),
-        "--start",
-        ctx.dataset.window_start,
-        "--end",
-        ctx.dataset.window_end,
-        "--profile",
-        str(out),
-    ]
+    command = [*_ours_command(ctx), "--profile", str(out)]
     run_measured(command, cwd=ROOT, log_path=ctx.logs / "profile.log")
     lines = out.read_text(encoding="utf-8").splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import logging
 import os
 import pickle
@@ -202,31 +201,6 @@ def write_part(chunk: EncodedChunk, base: str) -> ChunkPart:
 def _release_memory() -> None:
     # Arrow's allocator keeps freed pages resident (here ~60 MB more than it uses) unless asked.
     pa.default_memory_pool().release_unused()
-
-
-def _return_freed_heap() -> None:
-    """Hand the C heap's free pages back to the system (glibc keeps them otherwise).
-
-    Called once a window is staged: the load that follows (DuckDB's buffers) then starts from
-    the process's real size instead of the staging step's high-water mark.
-    """
-    _release_memory()
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _find_malloc_trim()
 
 
 def _array(column: EncodedColumn) -> pa.Array:
@@ -767,7 +741,6 @@ class StagingWriter:
                 _release_memory()
         self._staged = StagedWindow(path=self._output, columns=columns, rows=rows)
         self.close()
-        _return_freed_heap()
         return self._staged
 
     def _row_groups(self) -> Iterator[list[_StagedPart]]:
