@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daily_provider.anchors import (
     MAX_CANDIDATES,
@@ -36,9 +36,13 @@ from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.sql import validate_name
-from daily_provider.staging import StagingStats, StagingWriter
+from daily_provider.staging_base import StagingStats
 from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
 from daily_provider.window import Window
+
+if TYPE_CHECKING:
+    from daily_provider.staging import StagingWriter
+    from daily_provider.staging_process import StagingProcess
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +167,7 @@ def load_window(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
+    stage_in_child_process: bool = False,
 ) -> LoadSummary:
     """Load ``source`` records of ``window`` into ``table``, replacing what the window held.
 
@@ -170,7 +175,9 @@ def load_window(
     staged; any failure before or during it leaves the table as it was and is re-raised after the
     attempt is recorded as ``failed`` in ``daily_logs_loads``. With ``use_anchors`` (and a
     warehouse that is an AnchorStore) the walk starts from the nearest anchor at or after the
-    window's end, and the anchors it passes are stored for later walks.
+    window's end, and the anchors it passes are stored for later walks. With
+    ``stage_in_child_process`` the Arrow work of staging runs in a child process that exits before
+    the warehouse load (see ``staging_process``): this process then never imports pyarrow.
     """
     walk = _Walk.create(
         hook=hook,
@@ -183,6 +190,7 @@ def load_window(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
+        stage_in_child_process=stage_in_child_process,
     )
     log.info("loading %s records for %s into %s", source, window, walk.table)
     (summary,) = walk.run(window, [window])
@@ -204,6 +212,7 @@ def load_range(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
+    stage_in_child_process: bool = False,
 ) -> RangeSummary:
     """Load a multi-window range in one walk, replacing each ``step`` window atomically.
 
@@ -227,6 +236,7 @@ def load_range(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
+        stage_in_child_process=stage_in_child_process,
     )
     log.info(
         "loading %s records for %s into %s as %d windows of at most %s, in one walk",
@@ -348,6 +358,7 @@ class _Walk:
     chunk_rows: int
     staging_dir: str | Path | None
     url_filter: str | None
+    stage_in_child_process: bool
     stats: WalkStats
     anchoring: _Anchoring
 
@@ -365,6 +376,7 @@ class _Walk:
         staging_dir: str | Path | None,
         url_filter: str | None,
         use_anchors: bool,
+        stage_in_child_process: bool = False,
     ) -> _Walk:
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
@@ -385,6 +397,7 @@ class _Walk:
             chunk_rows=chunk_rows,
             staging_dir=staging_dir,
             url_filter=url_filter,
+            stage_in_child_process=stage_in_child_process,
             stats=WalkStats(),
             anchoring=_Anchoring(store, AnchorScope(table, source, url_filter or "")),
         )
@@ -443,7 +456,12 @@ class _Piece:
         self._clock = time.monotonic()
         self._before = _Counters.of(walk.stats)
         self.replaced = False
-        self.writer = StagingWriter(
+        writer_class: type[StagingWriter] | type[StagingProcess]
+        if walk.stage_in_child_process:
+            from daily_provider.staging_process import StagingProcess as writer_class
+        else:  # imported here: the process that stages in a child never imports pyarrow
+            from daily_provider.staging import StagingWriter as writer_class
+        self.writer = writer_class(
             Path(tmp.name),
             run_id=walk.run_id,
             loaded_at=record.started_at,

@@ -533,7 +533,7 @@ def worker_main(inbox_fd: int, outbox_fd: int) -> None:
                 del encoded
                 reply: tuple[str, Any] = ("chunk", job + ".encoded")
             except Exception as exc:  # the writer raises it again, in its own process
-                reply = ("error", _portable(exc))
+                reply = ("error", portable_exception(exc))
             send_message(outbox, reply)
 
 
@@ -568,7 +568,8 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytearray | None:
     return data
 
 
-def _portable(exc: Exception) -> Exception:
+def portable_exception(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling (to cross to another process), else a RuntimeError saying what it was."""
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:

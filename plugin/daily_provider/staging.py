@@ -20,17 +20,14 @@ import contextlib
 import logging
 import os
 import pickle
-import select
 import shutil
-import subprocess
-import sys
+import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -39,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from daily_provider.exceptions import DailyConfigError, DailyError
+from daily_provider.exceptions import DailyError
 from daily_provider.flatten import BodyFlattener, Node, parse_timestamp_text
 from daily_provider.normalize import (
     BOOL,
@@ -55,11 +52,21 @@ from daily_provider.normalize import (
     NormalizeConfig,
     created_at_value,
     encode_chunk,
+    portable_exception,
     receive_message,
     send_message,
 )
 from daily_provider.redaction import value_text
 from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns
+from daily_provider.staging_base import (
+    UNIT_ROWS,
+    ChildGone,
+    ChildProcess,
+    Stager,
+    StagingStats,
+    WindowCheck,
+    check_writer_arguments,
+)
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
@@ -86,28 +93,8 @@ _ZERO = pa.array([0], pa.int64())
 DENSE_SLOTS = 256
 # Windows smaller than this are normalized in this process: starting a worker costs more than it saves.
 PARALLEL_AFTER_ROWS = 10_000
-# Records normalized as one unit (at most chunk_rows): the memory of a chunk in flight grows with it,
-# the fixed cost per part shrinks with it.
-UNIT_ROWS = 5_000
 # Parts are written to the Parquet file in row groups of at least this many rows.
 ROW_GROUP_ROWS = 10_000
-
-
-@dataclass
-class StagingStats:
-    """What the writer did so far.
-
-    ``max_buffered_rows``: the most records this process held waiting for their chunk.
-    ``max_in_flight_rows``: the most records handed to worker processes and not yet back
-    (0 when every chunk was normalized in this process).
-    """
-
-    rows: int = 0
-    chunks: int = 0
-    max_buffered_rows: int = 0
-    redacted_values: int = 0
-    parse_errors: int = 0
-    max_in_flight_rows: int = 0
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -241,17 +228,9 @@ def _read_ipc(path: str) -> pa.Table:
 
 # -- worker processes ----------------------------------------------------------------------------
 #
-# Workers are plain interpreters started with ``sys.executable -c``, not multiprocessing: spawn and
-# forkserver re-import the host's ``__main__`` (an unguarded script, an Airflow entry point) and
-# fork is unsafe once Arrow or DuckDB threads run. They import only the normalizer (no pyarrow),
-# get each chunk as a pickle file in the parts directory and answer on a pipe with the encoded
-# chunk (see normalize.worker_main).
+# Workers import only the normalizer (no pyarrow), get each chunk as a pickle file in the parts
+# directory and answer on a pipe with the path of the encoded chunk (see normalize.worker_main).
 
-_WORKER_CODE = (
-    "import sys; sys.path[:0] = {path!r}; from daily_provider.normalize import worker_main; "
-    "worker_main({inbox}, {outbox})"
-)
-_STOP_SECONDS = 10.0
 # Chunks handed to a worker and not collected yet. Answers wait in files, so a worker never stalls
 # on them; this many keeps it busy while this process normalizes a chunk itself (1M records: 2 gave
 # 24.4 s of staging, 6 gave 21.5 s). The records wait on disk, so memory does not grow with it.
@@ -260,52 +239,28 @@ _JOBS_PER_WORKER = 6
 _QUEUED_CHUNKS = 4
 
 
-class _WorkerGone(Exception):
-    """The worker process ended before answering."""
-
-
 class _Worker:
-    """One worker process and its two pipes."""
+    """One worker process and the number of chunks it holds."""
 
     def __init__(self, config: NormalizeConfig) -> None:
-        inbox_read, inbox_write = os.pipe()  # the worker's inbox
-        outbox_read, outbox_write = os.pipe()
-        try:
-            code = _WORKER_CODE.format(path=[p for p in sys.path if p], inbox=inbox_read, outbox=outbox_write)
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", code], pass_fds=(inbox_read, outbox_write), stdin=subprocess.DEVNULL
-            )
-        except BaseException:
-            for fd in (inbox_read, inbox_write, outbox_read, outbox_write):
-                os.close(fd)
-            raise
-        os.close(inbox_read)
-        os.close(outbox_write)
-        self.jobs = os.fdopen(inbox_write, "wb")
-        # Unbuffered, so that select() sees every answer not read yet.
-        self.replies = os.fdopen(outbox_read, "rb", buffering=0)
+        self.child = ChildProcess("daily_provider.normalize", "worker_main", config)
+        self.process = self.child.process
         self.pending = 0
-        self.gone = False
-        send_message(self.jobs, config)
+
+    @property
+    def gone(self) -> bool:
+        return self.child.gone
 
     def submit(self, records_path: str) -> None:
         self.pending += 1
-        try:
-            send_message(self.jobs, records_path)
-        except OSError:  # a broken pipe: it ended; found out when the answer is due
-            self.gone = True
+        self.child.send(records_path)
 
     def ready(self) -> bool:
-        """True when an answer (or the end of the pipe) can be read without waiting."""
-        return self.gone or bool(select.select([self.replies], [], [], 0)[0])
+        return self.child.ready()
 
     def result(self) -> EncodedChunk:
         self.pending -= 1
-        reply = CLOSED if self.gone else receive_message(self.replies)
-        if reply is CLOSED:
-            self.gone = True
-            raise _WorkerGone(f"exit status {self.process.poll()}")
-        kind, value = reply
+        kind, value = self.child.receive()
         if kind == "error":
             raise value
         with open(value, "rb") as source:
@@ -314,17 +269,7 @@ class _Worker:
         return chunk
 
     def stop(self, *, kill: bool = False) -> None:
-        """End the worker: at once with ``kill``, else once its queued jobs are done."""
-        if kill:
-            self.process.kill()
-        with contextlib.suppress(OSError):
-            self.jobs.close()  # EOF: the worker finishes its queued jobs and exits
-        try:
-            self.process.wait(timeout=_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.replies.close()
+        self.child.stop(kill=kill)
 
 
 def default_workers() -> int:
@@ -430,28 +375,10 @@ def _timestamps(
         )
 
 
-def _millisecond_text(moment: datetime) -> str:
-    """``moment`` in Daily's text form, rounded up to the millisecond (records carry milliseconds)."""
-    moment = moment.astimezone(timezone.utc)
-    if moment.microsecond % 1000:
-        moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
-        f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
-    )
-
-
-_fromisoformat = datetime.fromisoformat
-
-
-def _id_text(value: Any) -> str | None:
-    return None if value is None else value_text(value)
-
-
 # -- the writer ----------------------------------------------------------------------------------
 
 
-class StagingWriter:
+class StagingWriter(Stager):
     """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory.
 
     Chunks hold ``min(chunk_rows, UNIT_ROWS)`` records (``stats.chunks`` counts them).
@@ -479,14 +406,7 @@ class StagingWriter:
         chunk_rows: int = 10_000,
         workers: int | None = None,
     ) -> None:
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise DailyConfigError(f"chunk_rows={chunk_rows!r} must be a positive integer")
-        if loaded_at.tzinfo is None or loaded_at.utcoffset() is None:
-            raise DailyConfigError(f"loaded_at={loaded_at!r} must be an aware datetime (UTC)")
-        if workers is not None and (type(workers) is not int or workers < 0):
-            raise DailyConfigError(
-                f"workers={workers!r} must be None (automatic) or an integer of at least 0"
-            )
+        check_writer_arguments(chunk_rows=chunk_rows, loaded_at=loaded_at, workers=workers)
         self.directory = Path(directory)
         self.run_id = run_id
         self.loaded_at = loaded_at.astimezone(timezone.utc)
@@ -509,15 +429,7 @@ class StagingWriter:
         self._parts_dir: Path | None = None
         self._output: Path | None = None
         self._staged: StagedWindow | None = None
-        self._window_texts = (_millisecond_text(window.start), _millisecond_text(window.end))
-
-    def __enter__(self) -> StagingWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self._check = WindowCheck(window)
 
     def close(self) -> None:
         """Stop the workers; remove the part files, and the output file unless :meth:`finish` completed."""
@@ -538,27 +450,7 @@ class StagingWriter:
         """Take one record into the current chunk; hand the chunk on once it is full."""
         if self._staged is not None:
             raise DailyError("this staging writer already finished its window; start a new writer")
-        text = raw.get("createdAt")
-        first, end = self._window_texts
-        # Daily's own form (2024-03-15T18:42:00.000Z, nearly every record): for valid texts of one
-        # fixed width, text order is time order, so comparing with the window's bounds in that form
-        # (rounded up to the millisecond) decides it; fromisoformat only checks the text is a date.
-        if (
-            type(text) is str
-            and len(text) == 24
-            and first <= text < end
-            and text[23] == "Z"
-            and text[19] == "."
-        ):
-            try:
-                _fromisoformat(text[:23])
-                fast = True
-            except ValueError:
-                fast = False
-        else:
-            fast = False
-        if not fast:
-            self._check_created_at(raw)
+        self._check(raw)
         pending = self._pending
         pending.append(raw)
         stats = self.stats
@@ -568,30 +460,32 @@ class StagingWriter:
         if len(pending) >= self._unit_rows:
             self._dispatch()
 
-    def _check_created_at(self, raw: Mapping[str, Any]) -> None:
-        created_at = created_at_value(raw.get("createdAt"))
-        if created_at is None or not self.window.contains(created_at):
-            raise DailyError(
-                f"record id={_id_text(raw.get('id'))!r} has createdAt={raw.get('createdAt')!r}, which is not "
-                f"inside the window {self.window}; only the window's records can be staged (a record that "
-                "sits in no window would never be replaced). Check the extract that produced it."
-            )
-
-    def add_many(self, raws: Iterable[Mapping[str, Any]]) -> None:
-        for raw in raws:
-            self.add(raw)
+    def add_chunk_file(self, path: str, rows: int) -> None:
+        """Take a chunk of ``rows`` records pickled as one list in the file at ``path``, which the
+        writer then owns. The records must have passed this window's :class:`WindowCheck` already
+        (:class:`~daily_provider.staging_process.StagingProcess` checks them in its own process)."""
+        if self._staged is not None:
+            raise DailyError("this staging writer already finished its window; start a new writer")
+        if self._pending:
+            self._dispatch()
+        self.stats.rows += rows
+        job = self._new_job(rows)
+        job.records_path = path
+        if self._running_workers() and len(self._queue) < _QUEUED_CHUNKS:
+            self._queue.append(job)
+        else:
+            job.part = self._normalize_here(job)
+        self._take(job)
 
     # -- chunks ------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         """Hand the pending records on as one chunk: to the workers' queue, or normalized here."""
         records, self._pending = self._pending, []
-        base = str(self._parts_directory() / f"part-{self.stats.chunks:06d}")
-        self.stats.chunks += 1
-        job = _Job(base, len(records))
+        job = self._new_job(len(records))
         # The queue is bounded: when the workers fall that far behind, this process lends a hand.
         if self._running_workers() and len(self._queue) < _QUEUED_CHUNKS:
-            job.records_path = f"{base}.records"
+            job.records_path = f"{job.base}.records"
             try:
                 with open(job.records_path, "wb") as sink:
                     pickle.dump(records, sink, protocol=pickle.HIGHEST_PROTOCOL)
@@ -600,10 +494,19 @@ class StagingWriter:
                     os.unlink(job.records_path)
                 job.records_path = None
         if job.records_path is None:
-            job.part = write_part(encode_chunk(self._normalizer.run(records)), base)
+            job.part = write_part(encode_chunk(self._normalizer.run(records)), job.base)
         else:
             self._queue.append(job)
         del records
+        self._take(job)
+
+    def _new_job(self, rows: int) -> _Job:
+        base = str(self._parts_directory() / f"part-{self.stats.chunks:06d}")
+        self.stats.chunks += 1
+        return _Job(base, rows)
+
+    def _take(self, job: _Job) -> None:
+        """Line ``job`` up for merging in arrival order; merge what is done."""
         self._jobs.append(job)
         self._feed_workers()
         self._merge_done(wait=False)
@@ -675,7 +578,7 @@ class StagingWriter:
         self._in_flight_rows -= job.rows
         try:
             chunk = job.worker.result()
-        except _WorkerGone as exc:
+        except ChildGone as exc:
             # A worker died (killed for memory, say): the chunk is still on disk; normalize it here,
             # and the rest of the window too.
             log.warning("a staging worker process ended unexpectedly (%s); normalizing in this process", exc)
@@ -802,3 +705,34 @@ class StagingWriter:
             else:
                 arrays.append(pa.nulls(count, PHYSICAL_TYPES[final]))
         return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# -- the staging process -------------------------------------------------------------------------
+
+
+def stager_main(inbox_fd: int, outbox_fd: int) -> None:
+    """The child of :class:`~daily_provider.staging_process.StagingProcess`: one window's writer.
+
+    Messages in: the writer's arguments, then ``("chunk", path, rows)`` for each chunk file,
+    answered ``("taken",)``, until ``("finish",)``, answered ``("staged", StagedWindow,
+    StagingStats)``. An error is answered ``("error", exception)`` and ends the process; so does
+    the end of the inbox, after the writer removed its files.
+    """
+    # Ctrl-C reaches the whole process group: the process that started this one stops it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
+        setup = receive_message(inbox)
+        if setup is CLOSED:
+            return
+        try:
+            with StagingWriter(**setup) as writer:
+                while (message := receive_message(inbox)) is not CLOSED:
+                    if message[0] == "chunk":
+                        writer.add_chunk_file(message[1], message[2])
+                        send_message(outbox, ("taken",))
+                        continue
+                    staged = writer.finish()
+                    send_message(outbox, ("staged", staged, writer.stats))
+                    return
+        except Exception as exc:  # the parent raises it again, in its own process
+            send_message(outbox, ("error", portable_exception(exc)))

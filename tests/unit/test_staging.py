@@ -378,7 +378,7 @@ def test_a_worker_finishes_every_chunk_handed_to_it_without_anyone_reading_its_a
     try:
         for job in jobs:
             worker.submit(job)
-        worker.jobs.close()  # end of input: the worker finishes its jobs and exits
+        worker.child.inbox.close()  # end of input: the worker finishes its jobs and exits
         assert worker.process.wait(timeout=60) == 0
         for job in jobs:
             answer = Path(job + ".encoded")
