@@ -36,7 +36,7 @@ from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.sql import validate_name
-from daily_provider.staging_base import StagingStats
+from daily_provider.staging_base import ChildProcess, StagingStats
 from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
 from daily_provider.window import Window
 
@@ -361,6 +361,7 @@ class _Walk:
     stage_in_child_process: bool
     stats: WalkStats
     anchoring: _Anchoring
+    spare_child: ChildProcess | None = None  # see _Piece
 
     @classmethod
     def create(
@@ -439,6 +440,9 @@ class _Walk:
                 current.fail(exc)
             raise
         finally:
+            if self.spare_child is not None:
+                self.spare_child.stop()
+                self.spare_child = None
             self.anchoring.save(self.stats.convention)
         return done
 
@@ -456,19 +460,24 @@ class _Piece:
         self._clock = time.monotonic()
         self._before = _Counters.of(walk.stats)
         self.replaced = False
-        writer_class: type[StagingWriter] | type[StagingProcess]
+        arguments: dict[str, Any] = {
+            "run_id": walk.run_id,
+            "loaded_at": record.started_at,
+            "window": window,
+            "config": walk.config,
+            "chunk_rows": walk.chunk_rows,
+        }
+        self.writer: StagingWriter | StagingProcess
         if walk.stage_in_child_process:
-            from daily_provider.staging_process import StagingProcess as writer_class
+            from daily_provider.staging_process import StagingProcess
+
+            # A child that staged a small window stays for the next one (see REUSE_BELOW_ROWS).
+            spare, walk.spare_child = walk.spare_child, None
+            self.writer = StagingProcess(Path(tmp.name), child=spare, keep_child=True, **arguments)
         else:  # imported here: the process that stages in a child never imports pyarrow
-            from daily_provider.staging import StagingWriter as writer_class
-        self.writer = writer_class(
-            Path(tmp.name),
-            run_id=walk.run_id,
-            loaded_at=record.started_at,
-            window=window,
-            config=walk.config,
-            chunk_rows=walk.chunk_rows,
-        )
+            from daily_provider.staging import StagingWriter
+
+            self.writer = StagingWriter(Path(tmp.name), **arguments)
 
     @classmethod
     def open(cls, walk: _Walk, window: Window) -> _Piece:
@@ -501,6 +510,7 @@ class _Piece:
         walk = self.walk
         try:
             staged = self.writer.finish()
+            walk.spare_child = self.writer.take_child()
             rows = walk.warehouse.replace_window(
                 table=walk.table, source=walk.source, window=self.window, staged=staged
             )

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -711,28 +711,36 @@ class StagingWriter(Stager):
 
 
 def stager_main(inbox_fd: int, outbox_fd: int) -> None:
-    """The child of :class:`~daily_provider.staging_process.StagingProcess`: one window's writer.
+    """The child of :class:`~daily_provider.staging_process.StagingProcess`: windows' writers, in turn.
 
-    Messages in: the writer's arguments, then ``("chunk", path, rows)`` for each chunk file,
-    answered ``("taken",)``, until ``("finish",)``, answered ``("staged", StagedWindow,
-    StagingStats)``. An error is answered ``("error", exception)`` and ends the process; so does
-    the end of the inbox, after the writer removed its files.
+    Messages in, for each window: the writer's arguments, then ``("chunk", path, rows)`` for each
+    chunk file, answered ``("taken",)``, until ``("finish", stay)``, answered ``("staged",
+    StagedWindow, StagingStats)``; with ``stay`` false the process then exits, else it waits for
+    the next window's arguments. An error is answered ``("error", exception)`` and ends the
+    process; so does the end of the inbox, after the writer removed its files.
     """
     # Ctrl-C reaches the whole process group: the process that started this one stops it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
-        setup = receive_message(inbox)
-        if setup is CLOSED:
-            return
-        try:
-            with StagingWriter(**setup) as writer:
-                while (message := receive_message(inbox)) is not CLOSED:
-                    if message[0] == "chunk":
-                        writer.add_chunk_file(message[1], message[2])
-                        send_message(outbox, ("taken",))
-                        continue
-                    staged = writer.finish()
-                    send_message(outbox, ("staged", staged, writer.stats))
-                    return
-        except Exception as exc:  # the parent raises it again, in its own process
-            send_message(outbox, ("error", portable_exception(exc)))
+        while (setup := receive_message(inbox)) is not CLOSED:
+            try:
+                stay = _stage_one_window(setup, inbox, outbox)
+            except Exception as exc:  # the parent raises it again, in its own process
+                send_message(outbox, ("error", portable_exception(exc)))
+                return
+            if not stay:
+                return
+
+
+def _stage_one_window(setup: dict[str, Any], inbox: BinaryIO, outbox: BinaryIO) -> bool:
+    """Stage one window from its chunk files; return whether to wait for another window."""
+    with StagingWriter(**setup) as writer:
+        while (message := receive_message(inbox)) is not CLOSED:
+            if message[0] == "chunk":
+                writer.add_chunk_file(message[1], message[2])
+                send_message(outbox, ("taken",))
+                continue
+            staged = writer.finish()
+            send_message(outbox, ("staged", staged, writer.stats))
+            return bool(message[1])
+    return False  # the inbox ended mid-window: the writer removed its files

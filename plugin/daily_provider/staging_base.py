@@ -69,6 +69,10 @@ class Stager:
     def close(self) -> None:
         raise NotImplementedError
 
+    def take_child(self) -> ChildProcess | None:
+        """A child process left running for the walk's next window; only StagingProcess keeps one."""
+        return None
+
 
 def check_writer_arguments(*, chunk_rows: Any, loaded_at: datetime, workers: Any) -> None:
     """Raise DailyConfigError for arguments no staging writer takes."""

@@ -6,7 +6,9 @@ checks each record against the window, buffers a chunk and writes it to disk as 
 process runs the StagingWriter on those files (with its own worker processes) and exits once the
 file is written. So this process never imports pyarrow, and the memory staging needed (pyarrow's
 code and the heap it leaves behind, about 100 MB at 1,000,000 records) is handed back before the
-warehouse load, which needs its own.
+warehouse load, which needs its own. After a small window the child may stay for the walk's next
+one instead (``keep_child``): its heap is small then, and starting a child costs more than staging
+a small window does.
 
 ``daily-logs load`` and ``daily-logs backfill`` stage this way; the operator stages in its own
 process (an Airflow task process is large anyway, and starting pyarrow twice costs a second).
@@ -41,6 +43,10 @@ from daily_provider.window import Window
 # Chunks written for the child and not yet taken by it: a few keep it busy while this process
 # fetches; more would only fill the disk while the child is behind.
 _CHUNKS_AHEAD = 2
+# A child that staged fewer records than this may stay for the next window of the same walk:
+# starting one costs about 0.4 s (pyarrow's import), which doubled the time of a 30-day range of
+# 1,000 records a day, and after a window this small its heap is still small.
+REUSE_BELOW_ROWS = 10_000
 
 
 class StagingProcess(Stager):
@@ -50,6 +56,12 @@ class StagingProcess(Stager):
     ``add``, ``add_many``, ``finish`` and ``close``; ``stats`` are the child writer's once
     :meth:`finish` has returned (``max_buffered_rows`` is the larger of either process's).
     An error in the child is raised here again; a child that dies raises DailyError.
+
+    :param child: A child left running by an earlier writer (:meth:`take_child`) to stage this
+        window in; None starts a new one.
+    :param keep_child: Let the child stay after :meth:`finish` when the window had fewer than
+        :data:`REUSE_BELOW_ROWS` records, for :meth:`take_child` to hand on. Otherwise it exits
+        before :meth:`finish` returns.
     """
 
     def __init__(
@@ -62,6 +74,8 @@ class StagingProcess(Stager):
         config: NormalizeConfig = DEFAULT_CONFIG,
         chunk_rows: int = 10_000,
         workers: int | None = None,
+        child: ChildProcess | None = None,
+        keep_child: bool = False,
     ) -> None:
         check_writer_arguments(chunk_rows=chunk_rows, loaded_at=loaded_at, workers=workers)
         self.directory = Path(directory)
@@ -72,6 +86,8 @@ class StagingProcess(Stager):
         self._pending: list[Mapping[str, Any]] = []
         self._ahead = 0  # chunks sent and not acknowledged
         self._staged: StagedWindow | None = None
+        self._keep_child = keep_child
+        self._kept: ChildProcess | None = None
         self.directory.mkdir(parents=True, exist_ok=True)
         self._chunks_dir = Path(tempfile.mkdtemp(prefix=".daily-logs-chunks-", dir=self.directory))
         setup = {
@@ -84,17 +100,33 @@ class StagingProcess(Stager):
             "workers": workers,
         }
         try:
-            self._child: ChildProcess | None = ChildProcess("daily_provider.staging", "stager_main", setup)
+            if child is None:
+                child = ChildProcess("daily_provider.staging", "stager_main", setup)
+            else:
+                child.send(setup)
         except BaseException:
             shutil.rmtree(self._chunks_dir, ignore_errors=True)
             raise
+        self._child: ChildProcess | None = child
 
     def close(self) -> None:
-        """Stop the child and remove the chunk files (the child removes its own files)."""
+        """Stop the child (one kept and not taken too) and remove the chunk files (the child removes its own)."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.stop()
+        self._end_child()
+
+    def _end_child(self) -> None:
         child, self._child = self._child, None
         if child is not None:
             child.stop(kill=self._staged is None)
         shutil.rmtree(self._chunks_dir, ignore_errors=True)
+
+    def take_child(self) -> ChildProcess | None:
+        """The child, still running, if it stayed after :meth:`finish` (see ``keep_child``); the
+        caller then owns it: it passes it to the next writer, or calls its ``stop()``."""
+        child, self._kept = self._kept, None
+        return child
 
     def add(self, raw: Mapping[str, Any]) -> None:
         """Take one record into the current chunk; send the chunk on once it is full."""
@@ -115,13 +147,16 @@ class StagingProcess(Stager):
         if self._pending:
             self._send_chunk()
         child = self._running()
-        child.send(("finish",))
+        stay = self._keep_child and self.stats.rows < REUSE_BELOW_ROWS
+        child.send(("finish", stay))
         while self._ahead:
             self._receive("taken")
         staged, stats = self._receive("staged")
         stats.max_buffered_rows = max(stats.max_buffered_rows, self.stats.max_buffered_rows)
         self._staged, self.stats = staged, stats
-        self.close()  # waits for the child to exit, so its memory is back before the load
+        if stay:
+            self._kept, self._child = child, None
+        self._end_child()  # else waits for the child to exit, so its memory is back before the load
         return staged
 
     def _send_chunk(self) -> None:

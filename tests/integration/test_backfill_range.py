@@ -6,6 +6,7 @@ stand in for what an earlier, different load left, so a replaced day is told fro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -214,6 +215,18 @@ def test_a_window_loaded_after_a_range_starts_from_an_anchor_the_range_walk_left
     assert ids_between(warehouse, DAY[2], DAY[3]) == truth(stripe_simulator, DAY[2], DAY[3])
 
 
+def child_processes() -> set[int]:
+    """The process ids of this process's children that are still running (or not yet reaped)."""
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as listing:
+                pids.update(int(pid) for pid in listing.read().split())
+        except FileNotFoundError:  # a thread that ended since the listing
+            continue
+    return pids
+
+
 def test_the_backfill_command_loads_the_range_day_by_day_and_prints_a_summary(
     stripe_simulator: SimulatorServer,
     tmp_path: Path,
@@ -222,6 +235,7 @@ def test_the_backfill_command_loads_the_range_day_by_day_and_prints_a_summary(
 ) -> None:
     monkeypatch.setenv("DAILY_API_KEY", KEY)
     database = tmp_path / "cli.duckdb"
+    children_before = child_processes()
 
     code = main(
         [
@@ -242,6 +256,8 @@ def test_the_backfill_command_loads_the_range_day_by_day_and_prints_a_summary(
     )
 
     assert code == 0
+    # The days are small: one staging process staged all three, and was stopped at the walk's end.
+    assert child_processes() <= children_before  # none of its children is left
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 4 and "as 3 windows in one walk" in out[-1]
     assert KEY not in "".join(out)

@@ -109,3 +109,42 @@ def test_a_child_that_dies_fails_the_window_with_a_clear_error(tmp_path: Path) -
             child.add_many(many_records(30))
             child.finish()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_small_window_leaves_its_child_for_the_next_window(tmp_path: Path) -> None:
+    first_records, second_records = many_records(30), many_records(45)
+    with writer(StagingProcess, tmp_path / "first", chunk_rows=10, keep_child=True) as first:
+        first.add_many(first_records)
+        first.finish()
+        child = first.take_child()
+    assert child is not None and child.process.poll() is None  # still running, now ours
+    with writer(StagingProcess, tmp_path / "second", chunk_rows=10, child=child, keep_child=True) as second:
+        second.add_many(second_records)
+        table = pq.read_table(second.finish().path)
+        assert second.take_child() is child  # the same process staged both windows
+    with writer(StagingWriter, tmp_path / "here", chunk_rows=10) as here:
+        here.add_many(second_records)
+        assert table.equals(pq.read_table(here.finish().path))
+    child.stop()
+    assert child.process.poll() == 0
+
+
+def test_a_large_window_ends_its_child_even_when_asked_to_keep_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("daily_provider.staging_process.REUSE_BELOW_ROWS", 20)
+    with writer(StagingProcess, tmp_path, chunk_rows=10, keep_child=True) as child:
+        process = child._child.process
+        child.add_many(many_records(20))
+        child.finish()
+        assert child.take_child() is None
+        assert process.poll() == 0  # exited before finish() returned: its memory is back for the load
+
+
+def test_closing_stops_a_kept_child_nobody_took(tmp_path: Path) -> None:
+    with writer(StagingProcess, tmp_path, keep_child=True) as child:
+        process = child._child.process
+        child.add_many(many_records(5))
+        child.finish()
+        assert process.poll() is None
+    assert process.poll() == 0
