@@ -721,6 +721,8 @@ def stager_main(inbox_fd: int, outbox_fd: int) -> None:
     """
     # Ctrl-C reaches the whole process group: the process that started this one stops it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The writer's warnings (a worker that died, say) go to the stderr this process shares.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
         while (setup := receive_message(inbox)) is not CLOSED:
             try:
