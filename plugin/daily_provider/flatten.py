@@ -45,7 +45,6 @@ _TIMESTAMP_TEXT = re.compile(
 _MILLIS_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 Entry = tuple[str, Any, ColumnType]
-_UNKNOWN: Any = object()
 
 
 class BigNumber(Exception):
@@ -97,7 +96,6 @@ def redact_tree(
     policy: CompiledPolicy, root: dict[str, Any] | list[Any], rules: PathNode | None, check_big_numbers: bool
 ) -> int:
     """Redact a subtree that is kept as JSON (lists, objects past the depth cap) in place; return the count."""
-    key_cache = policy.key_cache
     unmasked = policy.unmasked_keys
     redacted = 0
     stack: list[tuple[Any, PathNode | None]] = [(root, rules)]
@@ -121,17 +119,8 @@ def redact_tree(
             for key, item in value.items():
                 if item is None:
                     continue
-                action = key_cache.get(key, _UNKNOWN)
-                if action is _UNKNOWN:
-                    action = policy.key_action(key)
-                child_rules = None
-                if rules is not None:
-                    rule = rules.get(key.lower())
-                    if rule is not None:
-                        child_rules = rule[1] or None
-                        if rule[0] is not None:
-                            action = rule[0]
-                if action is not None and action != "keep":
+                action, child_rules = _key_rule(policy, key, rules)
+                if action is not None:
                     value[key] = policy.apply(action, item)
                     redacted += 1
                     continue
@@ -154,7 +143,7 @@ def _key_rule(
     policy: CompiledPolicy, key: str, rules: PathNode | None
 ) -> tuple[Action | None, PathNode | None]:
     """The action for ``key`` below a path-rule node (None for keep) and the rules of its children."""
-    action = policy.key_action(key)
+    action = policy.key_action(key)  # cached per key by the policy
     child_rules = None
     if rules is not None:
         rule = rules.get(key.lower())
@@ -236,22 +225,12 @@ class BodyFlattener:
         self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[Entry]
     ) -> None:
         policy = self.policy
-        key_cache = policy.key_cache
         children = node.children
         for key, value in obj.items():
             if value is None:  # nothing to hide and no type: no column value
                 continue
-            action = key_cache.get(key, _UNKNOWN)
-            if action is _UNKNOWN:
-                action = policy.key_action(key)
-            child_rules = None
-            if rules is not None:
-                rule = rules.get(key.lower())
-                if rule is not None:
-                    child_rules = rule[1] or None
-                    if rule[0] is not None:
-                        action = rule[0]
-            if action is not None and action != "keep":
+            action, child_rules = _key_rule(policy, key, rules)
+            if action is not None:
                 value = obj[key] = policy.apply(action, value)
                 self.redacted += 1
                 kind = STRING
