@@ -13,10 +13,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -234,8 +235,11 @@ class DuckDBWarehouse:
                     f"preparing the table for {what} failed: {exc}. No rows were changed; "
                     "fix the cause and re-run the window."
                 ) from exc
-            deleted, inserted = self._swap_with_memory(
-                conn, table_sql, source, window, staged, table_types, what
+            deleted, inserted = self._with_memory_retries(
+                conn,
+                partial(self._swap_window, conn, table_sql, source, window, staged, table_types, what),
+                what=what,
+                columns=len(table_types),
             )
         log.info(
             "DuckDB: replaced %d rows with %d staged rows for %s in %.2fs",
@@ -429,17 +433,10 @@ class DuckDBWarehouse:
             settled[column] = wider
         return settled
 
-    def _swap_with_memory(
-        self,
-        conn: duckdb.DuckDBPyConnection,
-        table_sql: str,
-        source: str,
-        window: Window,
-        staged: StagedWindow,
-        table_types: Mapping[str, ColumnType],
-        what: str,
+    def _with_memory_retries(
+        self, conn: duckdb.DuckDBPyConnection, swap: Callable[[], tuple[int, int]], *, what: str, columns: int
     ) -> tuple[int, int]:
-        """:meth:`_swap_window`, again with twice the memory_limit when DuckDB runs out of it.
+        """Run ``swap`` (a :meth:`_swap_window`), again with twice the memory_limit when DuckDB runs out of it.
 
         A low memory_limit keeps a load's peak small, but the INSERT needs buffers per column:
         a window with many more columns than usual can need more. Each failed attempt rolled
@@ -450,7 +447,7 @@ class DuckDBWarehouse:
         try:
             while True:
                 try:
-                    return self._swap_window(conn, table_sql, source, window, staged, table_types, what)
+                    return swap()
                 except _OutOfMemory as exc:
                     if limit is None or attempt == MEMORY_RETRIES:
                         raise WarehouseError(
@@ -464,7 +461,7 @@ class DuckDBWarehouse:
                         "with %s. Set a larger memory limit to skip this retry.",
                         limit,
                         what,
-                        len(table_types),
+                        columns,
                         larger,
                     )
                     conn.execute(render(DIALECT, "set_memory_limit", memory_limit=_quote_literal(larger)))
