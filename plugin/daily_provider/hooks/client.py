@@ -397,15 +397,12 @@ class DailyClient:
             settings = resolve_settings(
                 source=origin,
                 api_key=key,
-                base_url=arguments["base_url"] if arguments["base_url"] is not None else host,
-                requests_per_second=arguments["requests_per_second"],
-                max_retries=arguments["max_retries"],
-                timeout=arguments["timeout"],
-                backoff_base=arguments["backoff_base"],
-                backoff_max=arguments["backoff_max"],
-                page_limit=arguments["page_limit"],
-                allow_insecure_http=arguments["allow_insecure_http"],
                 extras=extras,
+                # The keyword arguments are resolve_settings' own; a base URL argument wins over the host.
+                **{
+                    **arguments,
+                    "base_url": arguments["base_url"] if arguments["base_url"] is not None else host,
+                },
             )
             self._register_secrets(settings)
             self._settings = settings
