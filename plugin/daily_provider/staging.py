@@ -53,8 +53,10 @@ from daily_provider.normalize import (
     created_at_value,
     encode_chunk,
     portable_exception,
+    read_records,
     receive_message,
     send_message,
+    write_records,
 )
 from daily_provider.redaction import value_text
 from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns
@@ -228,7 +230,7 @@ def _read_ipc(path: str) -> pa.Table:
 
 # -- worker processes ----------------------------------------------------------------------------
 #
-# Workers import only the normalizer (no pyarrow), get each chunk as a pickle file in the parts
+# Workers import only the normalizer (no pyarrow), get each chunk as a records file in the parts
 # directory and answer on a pipe with the path of the encoded chunk (see normalize.worker_main).
 
 # Chunks handed to a worker and not collected yet. Answers wait in files, so a worker never stalls
@@ -461,9 +463,10 @@ class StagingWriter(Stager):
             self._dispatch()
 
     def add_chunk_file(self, path: str, rows: int) -> None:
-        """Take a chunk of ``rows`` records pickled as one list in the file at ``path``, which the
-        writer then owns. The records must have passed this window's :class:`WindowCheck` already
-        (:class:`~daily_provider.staging_process.StagingProcess` checks them in its own process)."""
+        """Take a chunk of ``rows`` records that :func:`~daily_provider.normalize.write_records` wrote
+        to the file at ``path``, which the writer then owns. The records must have passed this
+        window's :class:`WindowCheck` already (:class:`~daily_provider.staging_process.StagingProcess`
+        checks them in its own process)."""
         if self._staged is not None:
             raise DailyError("this staging writer already finished its window; start a new writer")
         if self._pending:
@@ -487,8 +490,7 @@ class StagingWriter(Stager):
         if self._running_workers() and len(self._queue) < _QUEUED_CHUNKS:
             job.records_path = f"{job.base}.records"
             try:
-                with open(job.records_path, "wb") as sink:
-                    pickle.dump(records, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                write_records(job.records_path, records)
             except Exception:  # a record a worker cannot receive (e.g. of a local class) is normalized here
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(job.records_path)
@@ -568,8 +570,7 @@ class StagingWriter(Stager):
 
     def _normalize_here(self, job: _Job) -> ChunkPart:
         assert job.records_path is not None
-        with open(job.records_path, "rb") as source:
-            records = pickle.load(source)
+        records = read_records(job.records_path)
         os.unlink(job.records_path)
         return write_part(encode_chunk(self._normalizer.run(records)), job.base)
 

@@ -2,9 +2,9 @@
 
 :class:`StagingProcess` takes the records of one window like
 :class:`~daily_provider.staging.StagingWriter` and gives the same staged file. This process only
-checks each record against the window, buffers a chunk and writes it to disk as a pickle; a child
-process runs the StagingWriter on those files (with its own worker processes) and exits once the
-file is written. So this process never imports pyarrow, and the memory staging needed (pyarrow's
+checks each record against the window, buffers a chunk and writes it to disk; a child process
+runs the StagingWriter on those files (with its own worker processes) and exits once the file is
+written. So this process never imports pyarrow, and the memory staging needed (pyarrow's
 code and the heap it leaves behind, about 100 MB at 1,000,000 records) is handed back before the
 warehouse load, which needs its own. After a small window the child may stay for the walk's next
 one instead (``keep_child``): its heap is small then, and starting a child costs more than staging
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from daily_provider.exceptions import DailyError
-from daily_provider.normalize import DEFAULT_CONFIG, NormalizeConfig
+from daily_provider.normalize import DEFAULT_CONFIG, NormalizeConfig, write_records
 from daily_provider.staging_base import (
     UNIT_ROWS,
     ChildGone,
@@ -164,8 +164,7 @@ class StagingProcess(Stager):
         child = self._running()
         path = self._chunks_dir / f"chunk-{self.stats.chunks:06d}.records"
         try:
-            with open(path, "wb") as sink:
-                pickle.dump(records, sink, protocol=pickle.HIGHEST_PROTOCOL)
+            write_records(str(path), records)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

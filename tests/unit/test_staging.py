@@ -364,15 +364,13 @@ def test_a_worker_finishes_every_chunk_handed_to_it_without_anyone_reading_its_a
 ) -> None:
     # Answers go through files: through the pipe, an answer above 64 KiB blocked the worker until
     # the writer read it, and the writer reads in chunk order, so workers sat idle.
-    import pickle
-
-    from daily_provider.normalize import DEFAULT_CONFIG
+    from daily_provider.normalize import DEFAULT_CONFIG, write_records
     from daily_provider.staging import _Worker
 
     jobs = []
     for number in range(3):
         path = tmp_path / f"chunk-{number}.records"
-        path.write_bytes(pickle.dumps(many_records(300)))
+        write_records(str(path), many_records(300))
         jobs.append(str(path))
     worker = _Worker(DEFAULT_CONFIG)
     try:
@@ -485,3 +483,29 @@ def test_the_fast_window_check_agrees_with_parsing_the_timestamp(
         except DailyError:
             accepted = False
     assert accepted == expected, (text, window)
+
+
+class _PlainMapping(dict):  # type: ignore[type-arg]
+    """A Mapping that is not exactly a dict: marshal refuses it, pickle takes it."""
+
+
+def test_records_files_keep_every_json_value_exactly_and_take_other_mappings_too(tmp_path: Path) -> None:
+    from daily_provider.normalize import read_records, write_records
+
+    plain = [
+        *many_records(3),
+        {"id": "x", "big": 2**80, "float": 1e300, "nan": float("nan"), "flag": True, "none": None,
+         "text": "caf\u00e9 \ud800 lone surrogate", "nested": [{"a": [1, 2.5, "3"]}]},
+    ]  # fmt: skip
+    path = str(tmp_path / "plain.records")
+    write_records(path, plain)
+    assert Path(path).read_bytes()[:1] == b"M"  # plain JSON values go the fast way
+    back = read_records(path)
+    assert repr(back) == repr(plain)  # repr: nan != nan, and types count (True is not 1)
+
+    other = [_PlainMapping(plain[0])]
+    path = str(tmp_path / "other.records")
+    write_records(path, other)
+    assert Path(path).read_bytes()[:1] == b"P"
+    back = read_records(path)
+    assert back == other and type(back[0]) is _PlainMapping
