@@ -102,10 +102,30 @@ def redact_tree(
     while stack:
         value, rules = stack.pop()
         if type(value) is dict:
-            if rules is None and unmasked.issuperset(value):
-                # Nothing to mask at this level (the common case, e.g. each item of a list of
-                # rooms): only look for containers and big numbers.
-                for item in value.values():
+            if rules is None:
+                if unmasked.issuperset(value):
+                    # Nothing to mask at this level (the common case, e.g. each item of a list of
+                    # rooms): only look for containers and big numbers.
+                    for item in value.values():
+                        item_type = type(item)
+                        if item_type is dict or item_type is list:
+                            stack.append((item, None))
+                        elif (
+                            item_type is float
+                            and check_big_numbers
+                            and (item >= _BIG_FLOAT or item <= -_BIG_FLOAT)
+                        ):
+                            raise BigNumber
+                    continue
+                # Without path rules only the key rule counts, and most keys here are already known
+                # to be unmasked (a masked user name beside ids and times): skip _key_rule for those.
+                for key, item in value.items():
+                    if item is not None and key not in unmasked:
+                        action = policy.key_action(key)
+                        if action is not None and action != "keep":
+                            value[key] = policy.apply(action, item)
+                            redacted += 1
+                            continue
                     item_type = type(item)
                     if item_type is dict or item_type is list:
                         stack.append((item, None))
@@ -392,8 +412,9 @@ class ChunkFlattener:
         for key, value in obj.items():
             if value is None:
                 continue
-            child = children.get(key)
-            if child is None:
+            try:  # a new slot is rare: once per path and chunk
+                child = children[key]
+            except KeyError:
                 child = self._child(node, key)
             action = child.action
             if action is not None:
