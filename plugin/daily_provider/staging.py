@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import pickle
@@ -91,8 +92,6 @@ _FAMILY_TYPES = {TEXT: pa.string(), INT64: pa.int64(), FLOAT64: pa.float64(), BO
 _CREATED_AT = CORE_ORDER.index("created_at")
 _ZERO = pa.array([0], pa.int64())
 
-# Body paths per chunk stored as full columns; more than this only happens with bodies keyed by ids.
-DENSE_SLOTS = 256
 # Windows smaller than this are normalized in this process: starting a worker costs more than it saves.
 PARALLEL_AFTER_ROWS = 10_000
 # Parts are written to the Parquet file in row groups of at least this many rows.
@@ -104,17 +103,13 @@ ROW_GROUP_ROWS = 10_000
 
 @dataclass(frozen=True)
 class SlotColumn:
-    """Where a part keeps one body path's values, and their types.
-
-    A full column: ``index`` in the part's main file, ``rows_start`` -1. Sparse: ``length``
-    values from ``index`` in the family's array of the sparse file, on the rows from ``rows_start``.
-    """
+    """Where a part keeps one body path's values: ``length`` values from ``index`` in its family's
+    values (and, at the same places, the chunk rows they belong to); and their types."""
 
     slot: int
     family: int
     index: int
     length: int
-    rows_start: int
     kind: ColumnType
     mixed: bool
 
@@ -124,67 +119,67 @@ class ChunkPart:
     """A chunk on disk, and what the window's column registry needs to merge it."""
 
     path: str
-    sparse_path: str | None
+    values_path: str
     rows: int
     columns: tuple[SlotColumn, ...]
     chunk: EncodedChunk  # its events and paths; the values are dropped (see write_part)
 
 
-def write_part(chunk: EncodedChunk, base: str) -> ChunkPart:
-    """Write ``chunk`` as Arrow IPC files named after ``base``.
+# The values file of a part: for each family, its values and their rows, as one-element lists.
+_VALUES_NAMES = [
+    f"{name}{suffix}" for name in ("text", "int64", "float64", "bool") for suffix in ("", "_rows")
+]
 
-    The first :data:`DENSE_SLOTS` body paths with values become full columns of the main file,
-    beside the core columns; further ones, only seen when bodies are keyed by ids, are stored as
-    values and rows in a second file, so that a part's size never grows with its number of paths.
+
+def write_part(chunk: EncodedChunk, base: str) -> ChunkPart:
+    """Write ``chunk`` as two Arrow IPC files named after ``base``: the core columns, and the body
+    paths' values with their rows, family by family (all text values one path after the other,
+    then all integers, and so on).
+
+    The values are put on their rows only at finish (:func:`_on_rows`): most body paths have
+    values on few of a chunk's rows, so full columns here were several times the data, and
+    building them path by path cost more in Arrow's per-call overhead than in the values.
     """
     count = chunk.rows
-    names = list(CORE_ORDER)
     arrays = [_array(column) for column in chunk.core]
     arrays[_CREATED_AT] = _timestamps(arrays[_CREATED_AT], fallback=created_at_value)
-    sparse: dict[int, list[pa.Array]] = {family: [] for family in _FAMILY_TYPES}
-    sparse_rows: list[pa.Array] = []
-    sparse_sizes = dict.fromkeys(_FAMILY_TYPES, 0)
-    sparse_rows_size = 0
-    columns = []
-    for slot in chunk.slots:
-        values = _array(slot.values)
-        rows = pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(slot.rows)])
-        family = slot.values.family
-        if len(names) - len(CORE_ORDER) < DENSE_SLOTS:
-            if len(values) < count:  # put each value on its row; the others are null
-                values = pc.scatter(values, rows, max_index=count - 1)
-            columns.append(SlotColumn(slot.slot, family, len(names), len(values), -1, slot.kind, slot.mixed))
-            names.append(f"s{slot.slot}")
-            arrays.append(values)
-            continue
-        columns.append(
-            SlotColumn(
-                slot.slot, family, sparse_sizes[family], len(values), sparse_rows_size, slot.kind, slot.mixed
-            )
-        )
-        sparse[family].append(values)
-        sparse_sizes[family] += len(values)
-        sparse_rows.append(rows)
-        sparse_rows_size += len(rows)
     path = f"{base}.arrow"
-    _write_ipc(path, pa.Table.from_arrays(arrays, names=names))
+    _write_ipc(path, pa.Table.from_arrays(arrays, names=list(CORE_ORDER)))
     del arrays
-    sparse_path = None
-    if sparse_rows:
-        sparse_path = f"{base}-sparse.arrow"
-        lists = [
-            _one_list(pa.concat_arrays(parts) if parts else pa.array([], type))
-            for parts, type in zip(
-                [*sparse.values(), sparse_rows], [*_FAMILY_TYPES.values(), pa.int64()], strict=True
-            )
-        ]
-        _write_ipc(
-            sparse_path, pa.Table.from_arrays(lists, names=["text", "int64", "float64", "bool", "rows"])
+    columns = []
+    starts = dict.fromkeys(_FAMILY_TYPES, 0)
+    values: dict[int, list[EncodedColumn]] = {family: [] for family in _FAMILY_TYPES}
+    rows: dict[int, list[bytes]] = {family: [] for family in _FAMILY_TYPES}
+    for slot in chunk.slots:
+        family = slot.values.family
+        columns.append(
+            SlotColumn(slot.slot, family, starts[family], slot.values.length, slot.kind, slot.mixed)
         )
+        starts[family] += slot.values.length
+        values[family].append(slot.values)
+        rows[family].append(slot.rows)
+    lists = []
+    for family in _FAMILY_TYPES:
+        lists.append(_one_list(_array(_joined(values[family], family))))
+        lists.append(_one_list(_rows_array(rows[family])))
+    values_path = f"{base}-values.arrow"
+    _write_ipc(values_path, pa.Table.from_arrays(lists, names=_VALUES_NAMES))
     # Keep only what the merge replays; the values are on disk now.
     meta = chunk._replace(core=[], slots=[])
     _release_memory()
-    return ChunkPart(path, sparse_path, count, tuple(columns), meta)
+    return ChunkPart(path, values_path, count, tuple(columns), meta)
+
+
+def _joined(columns: list[EncodedColumn], family: int) -> EncodedColumn:
+    """One encoded column of ``columns``' values one after the other (body paths have no nulls)."""
+    lengths = b"".join(column.lengths or b"" for column in columns) if family == TEXT else None
+    data = b"".join(column.data for column in columns)
+    return EncodedColumn(family, sum(column.length for column in columns), data, lengths, None)
+
+
+def _rows_array(rows: list[bytes]) -> pa.Array:
+    data = b"".join(rows)
+    return pa.Array.from_buffers(pa.int64(), len(data) // 8, [None, pa.py_buffer(data)])
 
 
 def _release_memory() -> None:
@@ -297,7 +292,7 @@ class _Job:
 @dataclass(frozen=True)
 class _StagedPart:
     path: str
-    sparse_path: str | None
+    values_path: str
     rows: int
     columns: dict[str, SlotColumn]  # final column name -> where its values are
 
@@ -338,6 +333,52 @@ class _ColumnRegistry:
 
 
 # -- conversions at finish -----------------------------------------------------------------------
+
+
+def _on_rows(part: _StagedPart) -> dict[str, pa.Array]:
+    """Each of ``part``'s columns with its values on their rows, null elsewhere."""
+    stored = _read_ipc(part.values_path)
+    by_family: dict[int, list[tuple[str, SlotColumn]]] = {}
+    for name, where in part.columns.items():
+        by_family.setdefault(where.family, []).append((name, where))
+    on_rows: dict[str, pa.Array] = {}
+    for family, members in by_family.items():
+        values = stored.column(2 * family).chunk(0).values
+        rows = stored.column(2 * family + 1).chunk(0).values
+        for first in range(0, len(members), _SCATTER_PATHS):
+            batch = members[first : first + _SCATTER_PATHS]
+            on_rows.update(_scatter(batch, values, rows, part.rows))
+    return on_rows
+
+
+# Paths of one family put on their rows by one scatter: Arrow's per-call cost is paid a few
+# times per part instead of once per path, and its temporary buffers (about three times its
+# output) stay a few MB.
+_SCATTER_PATHS = 16
+
+
+def _scatter(
+    members: list[tuple[str, SlotColumn]], values: pa.Array, rows: pa.Array, count: int
+) -> Iterator[tuple[str, pa.Array]]:
+    """``members``' columns from their ``values`` and ``rows``, each on ``count`` rows.
+
+    The paths get consecutive stretches of rows in one output, each path's column is a slice of
+    it. Stretches start on a multiple of 64 rows, so that each slice's validity bits start on a byte.
+    """
+    stretch = -(-count // 64) * 64
+    ends = pa.array(list(itertools.accumulate(where.length for _, where in members)), pa.int64())
+    firsts = pa.array([number * stretch for number in range(len(members))], pa.int64())
+    where_to = pc.add(
+        pa.concat_arrays([rows.slice(where.index, where.length) for _, where in members]),
+        pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, firsts)),
+    )
+    spread = pc.scatter(
+        pa.concat_arrays([values.slice(where.index, where.length) for _, where in members]),
+        where_to,
+        max_index=len(members) * stretch - 1,
+    )
+    for number, (name, _) in enumerate(members):
+        yield name, spread.slice(number * stretch, count)
 
 
 def _convert(
@@ -590,7 +631,7 @@ class StagingWriter(Stager):
 
     def _merge(self, part: ChunkPart) -> None:
         columns = self._registry.merge(part)
-        self._parts.append(_StagedPart(part.path, part.sparse_path, part.rows, columns))
+        self._parts.append(_StagedPart(part.path, part.values_path, part.rows, columns))
         self.stats.redacted_values += part.chunk.redacted_values
         self.stats.parse_errors += part.chunk.parse_errors
 
@@ -666,19 +707,13 @@ class StagingWriter(Stager):
         tables = [self._conform(part, columns, schema) for part in group]
         for part in group:
             os.unlink(part.path)
-            if part.sparse_path is not None:
-                os.unlink(part.sparse_path)
+            os.unlink(part.values_path)
         return pa.concat_tables(tables)
 
     def _conform(self, part: _StagedPart, columns: dict[str, ColumnType], schema: pa.Schema) -> pa.Table:
         count = part.rows
         main = _read_ipc(part.path)
-        families: list[pa.Array] = []
-        sparse_rows: pa.Array | None = None
-        if part.sparse_path is not None:
-            sparse = _read_ipc(part.sparse_path)
-            families = [sparse.column(index).chunk(0).values for index in range(4)]
-            sparse_rows = sparse.column("rows").chunk(0).values
+        on_rows = _on_rows(part)
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -691,18 +726,9 @@ class StagingWriter(Stager):
                 arrays.append(pa.repeat(pa.scalar(metadata[name], PHYSICAL_TYPES[final]), count))
             elif name in CORE_COLUMNS:
                 arrays.append(main.column(name))
-            elif name in part.columns:
+            elif name in on_rows:
                 where = part.columns[name]
-                if where.rows_start < 0:
-                    arrays.append(_convert(main.column(where.index), where.kind, where.mixed, final))
-                    continue
-                assert sparse_rows is not None
-                values = families[where.family].slice(where.index, where.length)
-                array = _convert(values, where.kind, where.mixed, final)
-                if where.length < count:
-                    rows = sparse_rows.slice(where.rows_start, where.length)
-                    array = pc.scatter(array, rows, max_index=count - 1)
-                arrays.append(array)
+                arrays.append(_convert(on_rows[name], where.kind, where.mixed, final))
             else:
                 arrays.append(pa.nulls(count, PHYSICAL_TYPES[final]))
         return pa.Table.from_arrays(arrays, schema=schema)

@@ -143,8 +143,9 @@ def test_a_big_number_retry_admits_and_rolls_back_the_same_in_chunks(tmp_path: P
         assert_equivalent(records, NormalizeConfig(max_columns=max_columns), 2, tmp_path)
 
 
-def test_bodies_keyed_by_ids_beyond_the_dense_part_layout_are_the_same(tmp_path: Path) -> None:
-    # Hundreds of paths in one chunk: some are stored sparse, and the cap refuses most of them.
+def test_bodies_keyed_by_ids_with_hundreds_of_paths_a_chunk_are_the_same(tmp_path: Path) -> None:
+    # Hundreds of paths in one chunk, and the cap refuses most of them: finish puts only the
+    # admitted paths' values on their rows.
     records = [
         record(index, response=json.dumps({f"room-{index}-{key}": key for key in range(40)}))
         for index in range(30)
