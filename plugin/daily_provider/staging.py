@@ -669,7 +669,13 @@ class StagingWriter(Stager):
         # both are Arrow work that runs without the GIL, and the workers are idle by now.
         with (
             pq.ParquetWriter(
-                self._output, schema, compression=_COMPRESSION, write_statistics=_STATISTICS
+                self._output,
+                schema,
+                compression=_COMPRESSION,
+                write_statistics=_STATISTICS,
+                # Text only (repeated names, endpoints, bodies): for numbers, times and flags
+                # dictionaries cost 8% of the writing at 1M records and made no smaller file.
+                use_dictionary=[field.name for field in schema if field.type == pa.string()],
             ) as writer,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="daily-logs-staging") as reader,
         ):

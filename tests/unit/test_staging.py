@@ -143,6 +143,19 @@ def test_physical_types_follow_the_logical_types(tmp_path: Path) -> None:
         assert table.schema.field(name).type == PHYSICAL[kind], name
 
 
+def test_only_text_columns_are_dictionary_encoded(tmp_path: Path) -> None:
+    staged, _, _ = stage(tmp_path, many_records(40), chunk_rows=10)
+    row_group = pq.ParquetFile(staged.path).metadata.row_group(0)
+    dictionary = {
+        row_group.column(index).path_in_schema: row_group.column(index).has_dictionary_page
+        for index in range(row_group.num_columns)
+    }
+    assert dictionary == {
+        name: kind in (ColumnType.STRING, ColumnType.JSON) for name, kind in staged.columns.items()
+    }
+    assert dictionary["endpoint"] and not dictionary["status"] and not dictionary["created_at"]
+
+
 def test_columns_widen_across_chunks_with_deterministic_text_forms(tmp_path: Path) -> None:
     staged, _, table = stage(tmp_path, mixed_records(), chunk_rows=2)
     assert staged.columns["request__v"] is ColumnType.STRING
