@@ -103,20 +103,6 @@ def redact_tree(
         value, rules = stack.pop()
         if type(value) is dict:
             if rules is None:
-                if unmasked.issuperset(value):
-                    # Nothing to mask at this level (the common case, e.g. each item of a list of
-                    # rooms): only look for containers and big numbers.
-                    for item in value.values():
-                        item_type = type(item)
-                        if item_type is dict or item_type is list:
-                            stack.append((item, None))
-                        elif (
-                            item_type is float
-                            and check_big_numbers
-                            and (item >= _BIG_FLOAT or item <= -_BIG_FLOAT)
-                        ):
-                            raise BigNumber
-                    continue
                 # Without path rules only the key rule counts, and most keys here are already known
                 # to be unmasked (a masked user name beside ids and times): skip _key_rule for those.
                 for key, item in value.items():
