@@ -2,15 +2,17 @@
 
 Records are buffered in chunks of ``min(chunk_rows, UNIT_ROWS)``. Each chunk is normalized column
 by column (:class:`~daily_provider.normalize.ChunkNormalizer`), by a worker process while this one
-keeps reading records or here when the workers are behind, and written as an Arrow IPC part file.
+keeps reading records or here when the workers are behind, and written as an Arrow IPC part: its
+core columns, and each body path's values with the rows they belong to.
 Chunks are merged in arrival order: the window's column registry replays the order in which each
 chunk first met its body paths, so column names, caps and types come out exactly as
 record-at-a-time normalization gives them, whatever the chunk size or the scheduling.
 
 Part files store values losslessly (timestamps as their ISO text, columns whose values disagreed
 in one chunk as per-value JSON) so that :meth:`StagingWriter.finish` can convert each column once
-to its final type with the same deterministic text forms whatever the chunk size, and stream the
-parts into one file: core columns, metadata columns, then flattened columns by name.
+to its final type with the same deterministic text forms whatever the chunk size, put body values
+on their rows, and stream the parts into one file: core columns, metadata columns, then flattened
+columns by name.
 """
 
 from __future__ import annotations
