@@ -48,7 +48,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--memory-limit",
         default=CLI_MEMORY_LIMIT,
         help=f"DuckDB memory_limit for the load (default {CLI_MEMORY_LIMIT}: a 1M-record load peaks near "
-        "275 MB, staging and DuckDB included; 1GB cuts the INSERT's time by about a third; doubled up to 8x "
+        "280 MB, staging and DuckDB included; 1GB cuts the INSERT's time by about a third; doubled up to 8x "
         "and retried if a window needs more)",
     )
     parser.add_argument(
