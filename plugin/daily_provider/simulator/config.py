@@ -14,6 +14,8 @@ from typing import Any
 from daily_provider.window import parse_timestamp
 
 CONVENTIONS = ("stripe", "literal")
+# A bare JSON array (the docs' example) or Daily's usual list object {"total_count": N, "data": [...]}.
+PAGE_SHAPES = ("array", "object")
 RETRY_AFTER_STYLES = ("seconds", "http-date", "none")
 _RATES = (
     "error_5xx_rate",
@@ -53,7 +55,9 @@ class FaultConfig:
     after ``burst_429_after`` requests (mid-walk bursts); every request after ``stall_after`` stalls
     for ``stall_seconds`` (holds a client inside a request until it gives up or is killed);
     ``echo_key_in_errors`` makes error answers repeat the Authorization header they got, as a
-    careless proxy would (the client must keep it out of its messages).
+    careless proxy would (the client must keep it out of its messages). ``retention_before`` (an
+    ISO-8601 UTC time) plays Daily's retention: records older than it are gone, and so are their
+    ids as cursors (400 unknown log id), while ``/_sim/truth`` still reports every record.
     """
 
     seed: int = 0
@@ -80,9 +84,16 @@ class FaultConfig:
     forbidden_after: int | None = None
     unknown_cursor_ids: frozenset[str] = frozenset()
     echo_key_in_errors: bool = False
+    retention_before: str | None = None
 
     def __post_init__(self) -> None:
         self.unknown_cursor_ids = frozenset(self.unknown_cursor_ids)
+        if self.retention_before is not None:
+            if not isinstance(self.retention_before, str):
+                raise ValueError(
+                    f"FaultConfig.retention_before={self.retention_before!r} must be an ISO-8601 time or null"
+                )
+            parse_timestamp(self.retention_before, name="FaultConfig.retention_before")
         statuses = self.server_error_statuses
         if isinstance(statuses, str) or not isinstance(statuses, list | tuple) or not statuses:
             raise ValueError(
@@ -169,7 +180,11 @@ def faults_from_mapping(data: Mapping[str, Any]) -> FaultConfig:
 
 @dataclass
 class SimulatorConfig:
-    """What the simulator serves: a seeded timeline of ``days`` days from ``start`` per source."""
+    """What the simulator serves: a seeded timeline of ``days`` days from ``start`` per source.
+
+    The records belong to one Daily domain, drawn from ``domain_seed`` (default: ``seed``): two
+    simulators with other seeds are two domains unless they share a ``domain_seed``.
+    """
 
     seed: int = 1
     start: str = "2026-01-01T00:00:00Z"
@@ -177,7 +192,9 @@ class SimulatorConfig:
     api_per_day: int = 2000
     webhook_per_day: int = 300
     convention: str = "stripe"
+    page_shape: str = "array"
     api_key: str = "sim-key"
+    domain_seed: int | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
@@ -195,6 +212,10 @@ class SimulatorConfig:
         if self.convention not in CONVENTIONS:
             raise ValueError(
                 f"SimulatorConfig.convention={self.convention!r} is unknown; use one of {', '.join(CONVENTIONS)}"
+            )
+        if self.page_shape not in PAGE_SHAPES:
+            raise ValueError(
+                f"SimulatorConfig.page_shape={self.page_shape!r} is unknown; use one of {', '.join(PAGE_SHAPES)}"
             )
         if not self.api_key:
             raise ValueError("SimulatorConfig.api_key must not be empty")

@@ -1,8 +1,9 @@
 """The simulated Daily API as a pure request -> response function.
 
 :class:`Simulator` answers ``GET /v1/logs/api`` the way DAILY_API.md describes (Bearer auth, ``limit``
-capped silently, both cursor conventions, ``source`` and ``url`` filters, a bare JSON array newest
-first) and injects the faults of its :class:`FaultConfig`. It also answers the ``/_sim/*`` control
+capped silently, both cursor conventions, ``source`` and ``url`` filters, newest first, as a bare
+JSON array or as Daily's usual list object per ``page_shape``), and ``GET /v1/`` with the key's domain,
+and injects the faults of its :class:`FaultConfig` (retention among them). It also answers the ``/_sim/*`` control
 endpoints (truth, stats, faults, reset, health), which are never counted and never faulted.
 
 No I/O and no threads here: latency, stalls and dropped connections come back as instructions on the
@@ -30,6 +31,7 @@ from daily_provider.simulator.timeline import format_ms, to_ms
 from daily_provider.window import parse_timestamp
 
 LOGS_PATH = "/v1/logs/api"
+DOMAIN_PATH = "/v1"  # GET /v1/: the key's domain configuration
 DEFAULT_LIMIT = 20
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -162,22 +164,26 @@ class Simulator:
         """Answer one request. ``query`` maps each parameter to its values, as ``urllib.parse.parse_qs`` does."""
         if path.startswith("/_sim/"):
             return self._control(method, path, query, body)
-        if path.rstrip("/") != LOGS_PATH:
+        route = path.rstrip("/") or "/"
+        if route not in (LOGS_PATH, DOMAIN_PATH):
             return error_response(
-                404, "not-found", f"no route {method} {path}; the simulator serves GET {LOGS_PATH}"
+                404,
+                "not-found",
+                f"no route {method} {path}; the simulator serves GET {LOGS_PATH} and GET {DOMAIN_PATH}/",
             )
         if method != "GET":
-            return error_response(
-                405, "invalid-request-error", f"{method} is not allowed on {LOGS_PATH}; use GET"
-            )
-        return self._logs(query, {key.lower(): value for key, value in headers.items()})
+            return error_response(405, "invalid-request-error", f"{method} is not allowed on {path}; use GET")
+        return self._serve(route, query, {key.lower(): value for key, value in headers.items()})
 
-    def _logs(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> Response:
+    def _serve(self, route: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> Response:
         with self._lock:
             self._requests += 1
             state = self._faults
             request = state.next_request()
-        response = self._answer_logs(state, request, query, headers)
+        if route == DOMAIN_PATH:
+            response = self._answer_domain(state, request, headers)
+        else:
+            response = self._answer_logs(state, request, query, headers)
         if state.config.echo_key_in_errors and response.status >= 400:
             response = _echo_authorization(response, headers.get("authorization", ""))
         latency = state.config.latency_ms / 1000.0
@@ -189,9 +195,30 @@ class Simulator:
             self._by_status[str(response.status)] += 1
         return response
 
-    def _answer_logs(
-        self, state: FaultState, request: int, query: Mapping[str, list[str]], headers: Mapping[str, str]
-    ) -> Response:
+    def _answer_domain(self, state: FaultState, request: int, headers: Mapping[str, str]) -> Response:
+        """``GET /v1/``: the key's domain configuration (auth, 429s and 5xx as for the logs)."""
+        refused = self._refuse(state, request, headers)
+        if refused is not None:
+            return refused
+        with self._lock:
+            throttled = self._throttle(state, request)
+        if throttled is not None:
+            return throttled
+        if state.hit(request, "5xx", state.config.error_5xx_rate):
+            self._count_fault("5xx")
+            return self._server_error(state, request)
+        domain = self._factories["api"].domain
+        return _json(
+            200,
+            {
+                "domain_name": domain.name,
+                "domain_id": domain.domain_id,
+                "config": {"hide_daily_branding": False, "enable_advanced_chat": True, "lang": "en"},
+            },
+        )
+
+    def _refuse(self, state: FaultState, request: int, headers: Mapping[str, str]) -> Response | None:
+        """Daily's authentication answers: a bad header, a bad key, a revoked key; None to go on."""
         faults = state.config
         authorization = headers.get("authorization", "")
         scheme, _, key = authorization.partition(" ")
@@ -211,6 +238,15 @@ class Simulator:
         if faults.forbidden_after is not None and request > faults.forbidden_after:
             self._count_fault("forbidden")
             return error_response(403, "forbidden-error", "this API key may not read logs")
+        return None
+
+    def _answer_logs(
+        self, state: FaultState, request: int, query: Mapping[str, list[str]], headers: Mapping[str, str]
+    ) -> Response:
+        faults = state.config
+        refused = self._refuse(state, request, headers)
+        if refused is not None:
+            return refused
         try:
             params = self._parse(query, faults)
         except _BadRequest as exc:
@@ -273,7 +309,17 @@ class Simulator:
             self._injected["unknown_cursor"] += 1
             return None
         index = factory.timeline.index_of(params.cursor_id)
-        return index if index is not None and index < count else None
+        if index is None or index >= count or index < self._oldest_kept(factory, count, faults):
+            return None
+        return index
+
+    @staticmethod
+    def _oldest_kept(factory: RecordFactory, count: int, faults: FaultConfig) -> int:
+        """The index of the oldest record retention has kept (0 without retention)."""
+        if faults.retention_before is None:
+            return 0
+        cut = to_ms(parse_timestamp(faults.retention_before, name="retention_before"))
+        return factory.timeline.first_at_or_after(cut, count)
 
     def _throttle(self, state: FaultState, request: int) -> Response | None:
         """A 429 from the burst, the random rate or the server-side limiter; None to go on. Under the lock."""
@@ -312,7 +358,8 @@ class Simulator:
     def _page(
         self, state: FaultState, request: int, factory: RecordFactory, params: _Query, count: int, cursor: int
     ) -> Response:
-        indices = self._select(factory, params, count, cursor)
+        oldest = self._oldest_kept(factory, count, state.config)
+        indices = self._select(factory, params, count, cursor, oldest)
         fault = state.body_fault(request)
         if fault == "duplicate" and cursor >= 0:
             # The cursor record itself comes back: it was already on the previous page.
@@ -323,6 +370,9 @@ class Simulator:
         elif fault == "duplicate":
             fault = None
         body = b"[" + b",".join(factory.encoded(index) for index in indices) + b"]"
+        if self.config.page_shape == "object":
+            kept = count - oldest if params.url is None else len(indices)
+            body = b'{"total_count":' + str(kept).encode() + b',"data":' + body + b"}"
         response = Response(200, body)
         if fault == "drop":
             response.drop = True
@@ -344,19 +394,24 @@ class Simulator:
         older_param = "starting_after" if self.config.convention == "stripe" else "ending_before"
         return params.cursor == older_param
 
-    def _select(self, factory: RecordFactory, params: _Query, count: int, cursor: int) -> list[int]:
-        """Indices of the page, newest first: the ``limit`` records adjacent to the cursor."""
+    def _select(
+        self, factory: RecordFactory, params: _Query, count: int, cursor: int, oldest: int
+    ) -> list[int]:
+        """Indices of the page, newest first: the ``limit`` records adjacent to the cursor.
+
+        Records below ``oldest`` (gone by retention) are never served.
+        """
         limit = params.limit
         older = cursor < 0 or self._moves_older(params)
         start = count - 1 if cursor < 0 else (cursor - 1 if older else cursor + 1)
         step = -1 if older else 1
         if params.url is None:
-            stop = max(-1, start - limit) if older else min(count, start + limit)
+            stop = max(oldest - 1, start - limit) if older else min(count, start + limit)
             chosen = list(range(start, stop, step))
         else:
             chosen = []
             index = start
-            while 0 <= index < count and len(chosen) < limit:
+            while oldest <= index < count and len(chosen) < limit:
                 if factory.url(index) == params.url:
                     chosen.append(index)
                 index += step

@@ -88,7 +88,7 @@ class RecordFactory:
             raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}")
         self.source = source
         self.timeline = timeline_for(config, source)
-        self.domain = Domain.for_seed(config.seed)
+        self.domain = Domain.for_seed(config.seed if config.domain_seed is None else config.domain_seed)
         ip_rng = Rng(config.seed * 7919 + 17)
         self._ips = (
             _DAILY_EGRESS_IPS

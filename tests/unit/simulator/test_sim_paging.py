@@ -254,3 +254,66 @@ def test_server_side_rate_limit_answers_429_with_retry_after_until_tokens_refill
     clock.now += 0.5
     assert get(sim).status == 200
     assert get(sim).status == 429
+
+
+# -- Daily's list object, retention and the key's domain -------------------------------------------
+
+
+@pytest.mark.parametrize("convention", ["stripe", "literal"])
+def test_the_object_page_shape_holds_the_same_records_under_data(
+    make_sim: Callable[..., Simulator], convention: str
+) -> None:
+    arrays = make_sim(convention=convention)
+    objects = make_sim(convention=convention, page_shape="object")
+    cursor = page(arrays, limit=50)[-1]["id"]
+
+    for params in ({"limit": 50}, {"limit": 50, OLDER[convention]: cursor}, {"limit": 7, "url": "/v1/rooms"}):
+        body = get(objects, **params).json()
+        assert set(body) == {"total_count", "data"}
+        assert body["data"] == page(arrays, **params)
+    assert get(objects, limit=5).json()["total_count"] == 600
+
+
+@pytest.mark.parametrize("convention", ["stripe", "literal"])
+def test_retention_hides_older_records_and_refuses_their_ids_as_cursors(
+    make_sim: Callable[..., Simulator], convention: str
+) -> None:
+    sim = make_sim(convention=convention)
+    everything = sim.truth("api", *WHOLE)
+    cut = everything[300]["createdAt"]
+    forgotten = next(r for r in everything if r["createdAt"] < cut)
+    sim.set_faults(FaultConfig(retention_before=cut))
+
+    walked = walk(sim, OLDER[convention], limit=100)
+
+    assert walked == [r for r in everything if r["createdAt"] >= cut]
+    refused = get(sim, **{OLDER[convention]: forgotten["id"]})
+    assert refused.status == 400 and refused.json()["error"] == "invalid-request-error"
+    assert sim.truth("api", *WHOLE) == everything  # the truth still reports what there was
+
+
+def test_retention_before_must_be_a_timestamp() -> None:
+    with pytest.raises(ValueError, match="retention_before"):
+        FaultConfig(retention_before="last tuesday")
+
+
+def test_get_v1_answers_the_keys_domain_and_needs_the_key(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim()
+    answer = sim.handle("GET", "/v1/", {}, AUTH)
+    record = page(sim, limit=1)[0]
+
+    assert answer.status == 200
+    assert answer.json()["domain_id"] == record["domainId"]
+    assert {"domain_name", "domain_id", "config"} <= set(answer.json())
+    assert sim.handle("GET", "/v1/", {}, {"Authorization": "Bearer wrong"}).status == 401
+    assert sim.stats()["requests"] == 3
+
+
+def test_two_simulators_are_two_domains_unless_they_share_a_domain_seed(
+    small_config: Callable[..., SimulatorConfig],
+) -> None:
+    def domain(**overrides: Any) -> str:
+        return Simulator(small_config(**overrides)).handle("GET", "/v1/", {}, AUTH).json()["domain_id"]
+
+    assert domain(seed=1) != domain(seed=2)
+    assert domain(seed=2, domain_seed=1) == domain(seed=1)
