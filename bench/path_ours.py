@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from daily_provider.scope import LoadScope
 from daily_provider.staging import StagingWriter
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -53,7 +54,9 @@ def load(
         with DuckDBWarehouse(
             workdir / "bench.duckdb", memory_limit=memory_limit, threads=threads
         ) as warehouse:
-            rows = warehouse.replace_window(table=TABLE, source="api", window=window, staged=staged)
+            rows = warehouse.replace_window(
+                scope=LoadScope(TABLE, "api", "bench").covering(window), staged=staged
+            )
         finished = time.perf_counter()
         staged_bytes = staged.path.stat().st_size
     return {

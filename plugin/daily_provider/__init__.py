@@ -48,6 +48,11 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Key for the keyed SHA-256 used to hash personal data in bodies.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
+                    "settle_seconds": {
+                        "label": "Settle (s)",
+                        "description": "Load a window only once its end is this many seconds past (default 600).",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
+                    },
                     "allow_insecure_http": {
                         "label": "Allow plain http://",
                         "description": "Allow a non-TLS base URL that is not on loopback.",

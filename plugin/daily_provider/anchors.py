@@ -28,23 +28,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
-class AnchorScope:
-    """Which walks an anchor serves: the same target table, source and ``url`` filter.
-
-    The filter matters because a cursor from an unfiltered walk need not be one a filtered
-    listing knows; the table because two tables may hold two Daily domains' logs.
-    """
-
-    table: str
-    source: str
-    url_filter: str = ""  # "" when the walk had no url filter
-
-    def __str__(self) -> str:
-        text = f"table {self.table}, source={self.source}"
-        return text + (f", url={self.url_filter}" if self.url_filter else "")
-
-
-@dataclass(frozen=True)
 class Anchor:
     """A record to start a walk after, and what we knew about its place when we passed it.
 

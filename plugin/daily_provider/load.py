@@ -27,7 +27,6 @@ from daily_provider.anchors import (
     MAX_CANDIDATES,
     Anchor,
     AnchorRecorder,
-    AnchorScope,
     choose_anchors,
     mark_at_or_before,
 )
@@ -35,9 +34,19 @@ from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
+from daily_provider.scope import LoadScope, covered_part
 from daily_provider.sql import validate_name
 from daily_provider.staging_base import ChildProcess, StagingStats
-from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
+from daily_provider.warehouses.base import (
+    STATUS_FAILED,
+    STATUS_NOT_COVERED,
+    STATUS_PARTIAL,
+    STATUS_RUNNING,
+    STATUS_SUCCESS,
+    AnchorStore,
+    LoadRecord,
+    Warehouse,
+)
 from daily_provider.window import Window
 
 if TYPE_CHECKING:
@@ -82,6 +91,10 @@ class LoadSummary:
     convention: str | None
     started_after: str | None = None  # the anchor's record id the walk started after, None: the newest record
     anchors_rejected: int = 0
+    status: str = STATUS_SUCCESS  # success, partial or not_covered (see warehouses.base)
+    covered_start: datetime | None = None  # the part of the window replaced; None: nothing
+    covered_end: datetime | None = None
+    domain_id: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -89,16 +102,35 @@ class LoadSummary:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["window_start"] = self.window_start.isoformat()
-        data["window_end"] = self.window_end.isoformat()
+        for name in ("window_start", "window_end", "covered_start", "covered_end"):
+            moment = getattr(self, name)
+            data[name] = moment.isoformat() if moment is not None else None
         data["seconds"] = round(self.seconds, 3)
         data["rows_per_second"] = round(self.rows_per_second, 1)
         return data
 
+    def coverage(self) -> str:
+        """One line on what Daily still had of the window, when it was not all of it ('' otherwise)."""
+        window = f"[{self.window_start.isoformat()}, {self.window_end.isoformat()})"
+        if self.status == STATUS_NOT_COVERED:
+            return (
+                f"Daily no longer has any {self.source} record of {window} (retention): the window was "
+                "left as it was"
+            )
+        if self.status == STATUS_PARTIAL and self.covered_start is not None:
+            return (
+                f"Daily's oldest {self.source} record is from {self.covered_start.isoformat()} (retention): "
+                f"only [{self.covered_start.isoformat()}, {self.window_end.isoformat()}) of {window} was "
+                "replaced, older rows were kept"
+            )
+        return ""
+
     def describe(self) -> str:
         start = f"after anchor {self.started_after}" if self.started_after else "at the newest record"
+        coverage = self.coverage()
         return (
-            f"loaded {self.rows} {self.source} records into {self.table} for [{self.window_start.isoformat()}, "
+            (f"{self.status.upper()}: {coverage}; " if coverage else "")
+            + f"loaded {self.rows} {self.source} records into {self.table} for [{self.window_start.isoformat()}, "
             f"{self.window_end.isoformat()}) in {self.seconds:.1f}s ({self.rows_per_second:,.0f} rows/s); "
             f"{self.requests} requests, {self.pages} pages, {self.retries} retries, "
             f"{self.duplicates_skipped} duplicates skipped, {self.redacted_values} values redacted, "
@@ -147,10 +179,22 @@ class RangeSummary:
 
     def describe(self) -> str:
         start = f"after anchor {self.started_after}" if self.started_after else "at the newest record"
+        partial = [w for w in self.windows if w.status == STATUS_PARTIAL]
+        missing = [w for w in self.windows if w.status == STATUS_NOT_COVERED]
+        coverage = ""
+        if partial or missing:
+            oldest = partial[0].covered_start.isoformat() if partial and partial[0].covered_start else None
+            coverage = (
+                f"; Daily no longer has the oldest records (retention): {len(partial)} windows partly and "
+                f"{len(missing)} not covered"
+                + (f", its oldest record is from {oldest}" if oldest else "")
+                + ", rows older than what Daily has were kept"
+            )
         return (
             f"loaded {self.rows} {self.source} records into {self.table} for [{self.range_start.isoformat()}, "
             f"{self.range_end.isoformat()}) as {len(self.windows)} windows in one walk, {self.seconds:.1f}s; "
             f"{self.requests} requests, {self.pages} pages, {self.retries} retries; walk started {start}"
+            + coverage
         )
 
 
@@ -286,7 +330,7 @@ def split_window(window: Window, step: timedelta) -> list[Window]:
 class _Anchoring:
     """The anchor side of one walk: where to start, which anchors it passed, which were refused."""
 
-    def __init__(self, store: AnchorStore | None, scope: AnchorScope) -> None:
+    def __init__(self, store: AnchorStore | None, scope: LoadScope) -> None:
         self.store = store
         self.scope = scope
         self.recorder = AnchorRecorder()
@@ -351,8 +395,8 @@ class _Walk:
 
     hook: DailyClient
     warehouse: Warehouse
-    source: str
     table: str
+    source: str
     run_id: str
     config: NormalizeConfig
     chunk_rows: int
@@ -360,8 +404,15 @@ class _Walk:
     url_filter: str | None
     stage_in_child_process: bool
     stats: WalkStats
-    anchoring: _Anchoring
+    anchor_store: AnchorStore | None
+    # Known once the walk has asked Daily for the key's domain (see run): the replace, the anchors
+    # and the ledger rows are all scoped by it, so domains sharing a table never touch each other.
+    domain_id: str | None = None
+    anchoring: _Anchoring | None = None
     spare_child: ChildProcess | None = None  # see _Piece
+    # The walk's counters when the last window was done: each window counts what came after, so
+    # the first one also counts the requests made before the walk (the key's domain).
+    counted: _Counters = _Counters(0, 0, 0, 0)
 
     @classmethod
     def create(
@@ -387,12 +438,11 @@ class _Walk:
             validate_name(table, what="table")
         except ValueError as exc:
             raise DailyConfigError(f"{exc}; fix the table argument of the operator or CLI") from None
-        store = warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None
         return cls(
             hook=hook,
             warehouse=warehouse,
-            source=source,
             table=table,
+            source=source,
             run_id=run_id,
             config=config or NormalizeConfig(),
             chunk_rows=chunk_rows,
@@ -400,8 +450,15 @@ class _Walk:
             url_filter=url_filter,
             stage_in_child_process=stage_in_child_process,
             stats=WalkStats(),
-            anchoring=_Anchoring(store, AnchorScope(table, source, url_filter or "")),
+            anchor_store=warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None,
         )
+
+    @property
+    def scope(self) -> LoadScope:
+        """The load's scope; the one value the replace, the anchors and the ledger rows take it from."""
+        if self.domain_id is None:
+            raise RuntimeError("the load's scope is known only once the key's domain is")
+        return LoadScope(self.table, self.source, self.domain_id, self.url_filter or "")
 
     def run(self, walked: Window, pieces: list[Window]) -> list[LoadSummary]:
         """Walk ``walked`` once and load ``pieces`` (newest first, tiling it), each replaced on its own."""
@@ -409,15 +466,17 @@ class _Walk:
         done: list[LoadSummary] = []
         current = _Piece.open(self, pending.popleft())
         try:
+            self.domain_id = self.hook.domain_id(stats=self.stats)
+            self.anchoring = anchoring = _Anchoring(self.anchor_store, self.scope)
             records = self.hook.iter_logs(
                 walked.start,
                 walked.end,
                 self.source,
                 url_filter=self.url_filter,
                 stats=self.stats,
-                on_page=self.anchoring.recorder.on_page,
-                start_after=self.anchoring.candidates(walked.end),
-                on_rejected_anchor=self.anchoring.on_refused,
+                on_page=anchoring.recorder.on_page,
+                start_after=anchoring.candidates(walked.end),
+                on_rejected_anchor=anchoring.on_refused,
             )
             if not pending:
                 current.writer.add_many(records)
@@ -443,7 +502,8 @@ class _Walk:
             if self.spare_child is not None:
                 self.spare_child.stop()
                 self.spare_child = None
-            self.anchoring.save(self.stats.convention)
+            if self.anchoring is not None:
+                self.anchoring.save(self.stats.convention)
         return done
 
 
@@ -458,7 +518,7 @@ class _Piece:
         self.record = record
         self._tmp = tmp
         self._clock = time.monotonic()
-        self._before = _Counters.of(walk.stats)
+        self._before = walk.counted
         self.replaced = False
         arguments: dict[str, Any] = {
             "run_id": walk.run_id,
@@ -489,38 +549,51 @@ class _Piece:
             source=walk.source,
             window_start=window.start,
             window_end=window.end,
-            status="running",
+            status=STATUS_RUNNING,
             started_at=datetime.now(timezone.utc),
+            domain_id=walk.domain_id,
+            url_filter=walk.url_filter or None,
         )
         walk.warehouse.record_load(record)
         try:
             tmp = tempfile.TemporaryDirectory(prefix="daily-logs-", dir=walk.staging_dir)
         except BaseException as exc:
-            _record_outcome(walk, record, _Counters.of(walk.stats), status="failed", error=exc)
+            _record_outcome(walk, record, _Counters.of(walk.stats), status=STATUS_FAILED, error=exc)
             raise
         try:
             return cls(walk, window, record, tmp)
         except BaseException as exc:
             tmp.cleanup()
-            _record_outcome(walk, record, _Counters.of(walk.stats), status="failed", error=exc)
+            _record_outcome(walk, record, _Counters.of(walk.stats), status=STATUS_FAILED, error=exc)
             raise
 
     def finish(self) -> LoadSummary:
-        """Replace the window by the staged rows, record the success and return the summary."""
+        """Replace the covered part of the window by the staged rows, record it, return the summary.
+
+        Call it once the walk has passed below the window's start or has ended: the part of the
+        window it covered is then known (see ``scope.covered_part``). Nothing covered: nothing changes.
+        """
         walk = self.walk
+        stats = walk.stats
+        covered = covered_part(self.window, reached_end=stats.reached_end, oldest_seen=stats.oldest_seen)
         try:
             staged = self.writer.finish()
             walk.spare_child = self.writer.take_child()
-            rows = walk.warehouse.replace_window(
-                table=walk.table, source=walk.source, window=self.window, staged=staged
-            )
+            rows = 0
+            if covered is not None:
+                rows = walk.warehouse.replace_window(scope=walk.scope.covering(covered), staged=staged)
             self.replaced = True
         finally:
             self._cleanup()
         staging = self.writer.stats
-        used = _used(self._before, _Counters.of(walk.stats))
-        _record_outcome(walk, self.record, used, status="success", rows=rows, staging=staging)
-        stats = walk.stats
+        walk.counted = _Counters.of(walk.stats)
+        used = _used(self._before, walk.counted)
+        if covered is None:
+            status = STATUS_NOT_COVERED
+        else:
+            status = STATUS_SUCCESS if covered == self.window else STATUS_PARTIAL
+            self.record.covered_start, self.record.covered_end = covered.start, covered.end
+        _record_outcome(walk, self.record, used, status=status, rows=rows, staging=staging)
         summary = LoadSummary(
             load_id=self.record.load_id,
             run_id=walk.run_id,
@@ -539,14 +612,20 @@ class _Piece:
             convention=stats.convention,
             started_after=stats.started_after,
             anchors_rejected=stats.cursors_rejected,
+            status=status,
+            covered_start=covered.start if covered else None,
+            covered_end=covered.end if covered else None,
+            domain_id=walk.domain_id,
         )
+        if status != STATUS_SUCCESS:
+            log.warning("%s", summary.coverage())
         return summary
 
     def fail(self, exc: BaseException) -> None:
         """Record the attempt as ``failed`` (the window was not replaced) and remove its staging."""
         self._cleanup()
         used = _used(self._before, _Counters.of(self.walk.stats))
-        _record_outcome(self.walk, self.record, used, status="failed", error=exc)
+        _record_outcome(self.walk, self.record, used, status=STATUS_FAILED, error=exc)
 
     def _cleanup(self) -> None:
         self.writer.close()
@@ -573,6 +652,7 @@ def _record_outcome(
     error: BaseException | None = None,
 ) -> None:
     stats = walk.stats
+    record.domain_id = walk.domain_id
     record.status = status
     record.finished_at = datetime.now(timezone.utc)
     record.rows = rows
@@ -587,7 +667,7 @@ def _record_outcome(
         "started_after": stats.started_after,
         "anchors_rejected": stats.cursors_rejected,
     }
-    if status == "failed":
+    if status == STATUS_FAILED:
         # The load already failed; a second failure writing the audit row must not hide the first.
         try:
             walk.warehouse.record_load(record)

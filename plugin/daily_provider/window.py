@@ -47,7 +47,11 @@ class Window:
             value = getattr(self, name)
             if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
                 raise DailyConfigError(f"window {name}={value!r} must be an aware datetime (UTC)")
-            object.__setattr__(self, name, value.astimezone(timezone.utc))
+            utc = value.astimezone(timezone.utc)
+            # A plain datetime, not Airflow's pendulum subclass: its arithmetic with stdlib
+            # datetimes differs (pendulum's subtraction fails against datetime.now(timezone.utc)).
+            plain = datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
+            object.__setattr__(self, name, plain)
         if self.start == self.end:
             raise DailyConfigError(
                 f"the window [{self.start.isoformat()}, {self.end.isoformat()}) is zero-width. {ZERO_WIDTH_HINT}"
@@ -76,6 +80,18 @@ class Window:
 
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+# Daily writes some logs after their createdAt (a webhook delivery is logged when it ends), so a
+# window is loaded only once its end is this far in the past.
+DEFAULT_SETTLE = timedelta(minutes=10)
+
+
+def settle_wait(window: Window, settle: timedelta, now: datetime) -> timedelta:
+    """How long from ``now`` until ``window.end + settle`` has passed; zero once it has."""
+    if settle < timedelta(0):
+        raise DailyConfigError(f"settle={settle} must not be negative; give 0 to load at once")
+    return max(window.end + settle - now, timedelta(0))
 
 
 def resolve_window(

@@ -1,7 +1,7 @@
--- Cursor anchors (daily_provider.anchors): per table, source and url filter, the oldest record at
--- or after each hour mark a walk passed, with its older neighbour, so a later walk can start next
--- to its window instead of at the newest record. Only hints: deleting rows, or the whole table,
--- costs requests and never a record.
+-- Cursor anchors (daily_provider.anchors): per table, source, Daily domain and url filter, the
+-- oldest record at or after each hour mark a walk passed, with its older neighbour, so a later
+-- walk can start next to its window instead of at the newest record. Only hints: deleting rows,
+-- or the whole table, costs requests and never a record.
 CREATE TABLE IF NOT EXISTS {{anchors}} (
     table_name VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
@@ -12,5 +12,8 @@ CREATE TABLE IF NOT EXISTS {{anchors}} (
     convention VARCHAR NOT NULL,        -- 'stripe' or 'literal': which cursor parameter walks older
     older_id VARCHAR NOT NULL,
     older_created_at TIMESTAMPTZ NOT NULL,
-    recorded_at TIMESTAMPTZ NOT NULL
+    recorded_at TIMESTAMPTZ NOT NULL,
+    domain_id VARCHAR                   -- the Daily domain whose walk passed it
 );
+-- Tables made before anchors were kept per domain: their rows (no domain) are never used again.
+ALTER TABLE {{anchors}} ADD COLUMN IF NOT EXISTS domain_id VARCHAR;

@@ -1,4 +1,7 @@
 -- The load audit table: one row per load attempt (warehouses.base.LoadRecord), upserted by load_id.
+-- status: running, success, partial (Daily no longer has the window's oldest part: only
+-- [covered_start, covered_end) was replaced), not_covered (Daily has none of it: nothing changed)
+-- or failed (nothing changed).
 CREATE TABLE IF NOT EXISTS {{loads}} (
     load_id VARCHAR NOT NULL,
     run_id VARCHAR,
@@ -16,5 +19,14 @@ CREATE TABLE IF NOT EXISTS {{loads}} (
     redacted_values BIGINT,
     parse_errors BIGINT,
     error VARCHAR,
-    extra JSON
+    extra JSON,
+    domain_id VARCHAR,
+    url_filter VARCHAR,
+    covered_start TIMESTAMPTZ,
+    covered_end TIMESTAMPTZ
 );
+-- Tables made before loads recorded their scope and coverage.
+ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS domain_id VARCHAR;
+ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS url_filter VARCHAR;
+ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS covered_start TIMESTAMPTZ;
+ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS covered_end TIMESTAMPTZ;

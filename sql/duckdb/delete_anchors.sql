@@ -4,6 +4,7 @@ DELETE FROM {{anchors}}
 WHERE table_name = $table_name
   AND source = $source
   AND url_filter = $url_filter
+  AND domain_id = $domain_id
   AND (
       mark IN (SELECT unnest(CAST($marks AS TIMESTAMPTZ[])))
       OR record_id IN (SELECT unnest(CAST($record_ids AS VARCHAR[])))

@@ -4,6 +4,7 @@ FROM {{anchors}}
 WHERE table_name = $table_name
   AND source = $source
   AND url_filter = $url_filter
+  AND domain_id = $domain_id
   AND created_at >= $at_or_after
 ORDER BY created_at, record_id
 LIMIT $limit;

@@ -18,7 +18,11 @@ USING (
         CAST($redacted_values AS BIGINT) AS redacted_values,
         CAST($parse_errors AS BIGINT) AS parse_errors,
         CAST($error AS VARCHAR) AS error,
-        CAST($extra AS JSON) AS extra
+        CAST($extra AS JSON) AS extra,
+        CAST($domain_id AS VARCHAR) AS domain_id,
+        CAST($url_filter AS VARCHAR) AS url_filter,
+        CAST($covered_start AS TIMESTAMPTZ) AS covered_start,
+        CAST($covered_end AS TIMESTAMPTZ) AS covered_end
 ) AS staged
 ON target.load_id = staged.load_id
 WHEN MATCHED THEN UPDATE SET
@@ -37,13 +41,19 @@ WHEN MATCHED THEN UPDATE SET
     redacted_values = staged.redacted_values,
     parse_errors = staged.parse_errors,
     error = staged.error,
-    extra = staged.extra
+    extra = staged.extra,
+    domain_id = staged.domain_id,
+    url_filter = staged.url_filter,
+    covered_start = staged.covered_start,
+    covered_end = staged.covered_end
 WHEN NOT MATCHED THEN INSERT (
     load_id, run_id, table_name, source, window_start, window_end, status, started_at, finished_at,
-    rows, pages, requests, retries, redacted_values, parse_errors, error, extra
+    rows, pages, requests, retries, redacted_values, parse_errors, error, extra, domain_id, url_filter,
+    covered_start, covered_end
 ) VALUES (
     staged.load_id, staged.run_id, staged.table_name, staged.source, staged.window_start,
     staged.window_end, staged.status, staged.started_at, staged.finished_at, staged.rows,
     staged.pages, staged.requests, staged.retries, staged.redacted_values, staged.parse_errors,
-    staged.error, staged.extra
+    staged.error, staged.extra, staged.domain_id, staged.url_filter, staged.covered_start,
+    staged.covered_end
 );

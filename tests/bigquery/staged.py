@@ -42,6 +42,7 @@ def record(record_id: str | None, created_at: datetime, window: Window, **extra:
         "endpoint": "/v1/rooms/{name}",
         "status": 200,
         "is_error": False,
+        "domain_id": "domain-1",
         "request": {"name": f"room-{record_id}", "properties": {"max_participants": 4}},
         "response": {"id": record_id, "tags": ["a", "b"]},
         "_loaded_at": LOADED_AT,

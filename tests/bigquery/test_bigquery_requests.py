@@ -24,6 +24,7 @@ from daily_provider.warehouses.base import LOADS_TABLE, LoadRecord
 from daily_provider.warehouses.bigquery import BigQueryWarehouse, job_id_prefix, job_labels
 from tests.bigquery.fake_api import FakeBigQueryAPI
 from tests.bigquery.staged import LOADED_AT, day, stage, window_rows
+from tests.scopes import replace_scope
 
 PROJECT = "daily-prod-1"
 DATASET = "daily_logs"
@@ -62,7 +63,7 @@ def warehouse(**overrides: Any) -> BigQueryWarehouse:
 
 def replace(tmp_path: Path, rows: list[dict[str, Any]] | None = None, **overrides: Any) -> int:
     staged = stage(tmp_path, window_rows(day(0), ["a", "b"]) if rows is None else rows)
-    return warehouse(**overrides).replace_window(table=TABLE, source="api", window=day(0), staged=staged)
+    return warehouse(**overrides).replace_window(scope=replace_scope(TABLE, "api", day(0)), staged=staged)
 
 
 def step_of(job: dict[str, Any]) -> str:
@@ -140,13 +141,16 @@ def test_transaction_deletes_exactly_the_window_with_bound_parameters(api, tmp_p
     assert text.index("INSERT INTO") < text.index("COMMIT TRANSACTION")
     assert f"DELETE FROM `{PROJECT}`.`{DATASET}`.`{TABLE}`" in text
     assert (
-        "WHERE source = @source\n  AND created_at >= @window_start\n  AND created_at < @window_end;" in text
+        "WHERE source = @source\n  AND created_at >= @window_start\n  AND created_at < @window_end\n" in text
     )
+    assert "(domain_id = @domain_id AND (@url_filter = '' OR url = @url_filter))" in text
     parameters = {
         p["name"]: (p["parameterType"]["type"], p["parameterValue"]["value"])
         for p in query["queryParameters"]
     }
     assert parameters["source"] == ("STRING", "api")
+    assert parameters["domain_id"] == ("STRING", "domain-1")
+    assert parameters["url_filter"] == ("STRING", "")
     assert parameters["staged_rows"] == ("INT64", "2")
     assert parameters["window_start"][0] == parameters["window_end"][0] == "TIMESTAMP"
     assert datetime.fromisoformat(parameters["window_start"][1]) == day(0).start
@@ -336,7 +340,7 @@ def test_new_columns_are_added_in_one_alter_statement_before_the_transaction(api
     )
 
     warehouse().replace_window(
-        table=TABLE, source="api", window=day(0), staged=stage(tmp_path, rows, columns)
+        scope=replace_scope(TABLE, "api", day(0)), staged=stage(tmp_path, rows, columns)
     )
 
     steps = [step_of(job) for job in api.queries()]
@@ -356,7 +360,7 @@ def test_a_column_that_would_have_to_become_string_gets_a_string_sibling(api, tm
     rows = window_rows(day(0), ["a"], response__size="big")
 
     warehouse().replace_window(
-        table=TABLE, source="api", window=day(0), staged=stage(tmp_path, rows, columns)
+        scope=replace_scope(TABLE, "api", day(0)), staged=stage(tmp_path, rows, columns)
     )
 
     schema_sql = the_query(api, "schema")["configuration"]["query"]["query"]
@@ -371,9 +375,7 @@ def test_hostile_column_names_are_refused_before_any_request(api, tmp_path):
 
     with pytest.raises(WarehouseError, match="not valid column names"):
         warehouse().replace_window(
-            table=TABLE,
-            source="api",
-            window=day(0),
+            scope=replace_scope(TABLE, "api", day(0)),
             staged=stage(tmp_path, window_rows(day(0), ["a"]), columns),
         )
 

@@ -11,17 +11,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from daily_provider.anchors import Anchor, AnchorRecorder, AnchorScope
+from daily_provider.anchors import Anchor, AnchorRecorder
 from daily_provider.hooks.daily import DailyHook, WalkStats
 from daily_provider.load import load_window
+from daily_provider.scope import LoadScope
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
+from daily_provider.simulator.fakes import Domain
 from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore
 from daily_provider.window import Window
 from tests.bigquery.backend import FAST_RETRY, BigQueryBackend
 
 pytestmark = pytest.mark.bigquery
 
-SCOPE = AnchorScope("daily_api_logs", "api")
+SCOPE = LoadScope("daily_api_logs", "api", "domain-1")
 T0 = datetime(2026, 1, 10, tzinfo=timezone.utc)
 
 
@@ -64,12 +66,13 @@ def test_saved_anchors_come_back_nearest_first_at_or_after_the_end_with_exact_ti
     assert found[0].created_at.tzinfo is not None
 
 
-def test_anchors_are_kept_per_table_source_and_url_filter(bq_backend: BigQueryBackend) -> None:
+def test_anchors_are_kept_per_table_source_url_filter_and_domain(bq_backend: BigQueryBackend) -> None:
     store = bq_backend.warehouse
     other_scopes = [
-        AnchorScope("other_logs", "api"),
-        AnchorScope("daily_api_logs", "webhook"),
-        AnchorScope("daily_api_logs", "api", "/v1/rooms"),
+        LoadScope("other_logs", "api", "domain-1"),
+        LoadScope("daily_api_logs", "webhook", "domain-1"),
+        LoadScope("daily_api_logs", "api", "domain-1", "/v1/rooms"),
+        LoadScope("daily_api_logs", "api", "domain-2"),
     ]
     for number, scope in enumerate(other_scopes):
         store.save_anchors(scope, [anchor(1, f"other-{number}")])
@@ -93,7 +96,7 @@ def test_a_new_anchor_replaces_the_one_of_its_mark_and_of_its_id(bq_backend: Big
 
 def test_dropping_anchors_removes_only_those_ids_of_that_scope(bq_backend: BigQueryBackend) -> None:
     store = bq_backend.warehouse
-    other = AnchorScope("daily_api_logs", "webhook")
+    other = LoadScope("daily_api_logs", "webhook", "domain-1")
     store.save_anchors(SCOPE, [anchor(1, "a"), anchor(2, "b")])
     store.save_anchors(other, [anchor(1, "a")])
 
@@ -110,6 +113,7 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
     config = SimulatorConfig(seed=11, days=3, api_per_day=30, webhook_per_day=5, api_key="sim-key-bq")
     day = [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n) for n in range(4)]
     store = bq_backend.warehouse
+    scope = LoadScope("daily_api_logs", "api", Domain.for_seed(config.seed).domain_id)
     with SimulatorServer(config) as server:
         hook = DailyHook(
             api_key="sim-key-bq", base_url=server.base_url, requests_per_second=1000.0, page_limit=10
@@ -118,7 +122,7 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
         recorder = AnchorRecorder()
         stats = WalkStats()
         list(hook.iter_logs(day[2], day[3], stats=stats, on_page=recorder.on_page))
-        store.save_anchors(SCOPE, recorder.anchors(stats.convention))
+        store.save_anchors(scope, recorder.anchors(stats.convention))
         server.reset_stats()
 
         summary = load_window(
@@ -133,10 +137,11 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
         requests = server.stats()["requests"]
 
     assert summary.started_after is not None
-    assert requests == summary.requests <= -(-len(truth) // 10) + 2
+    # The pages of the window, one more at its start, and one for the key's domain.
+    assert requests == summary.requests <= -(-len(truth) // 10) + 3
     assert {row["id"] for row in bq_backend.rows("daily_api_logs")} == truth
     # The load stored the anchors it passed: about one per hour of its own day (30 records a day
     # leave some hours empty), each the oldest record at or after its mark.
-    found = [a for a in store.find_anchors(SCOPE, at_or_after=day[1], limit=100) if a.created_at < day[2]]
+    found = [a for a in store.find_anchors(scope, at_or_after=day[1], limit=100) if a.created_at < day[2]]
     assert len(found) >= 10
     assert all(a.created_at >= a.mark > a.older_created_at for a in found)

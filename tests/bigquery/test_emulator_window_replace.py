@@ -30,6 +30,7 @@ from daily_provider.schema import CORE_COLUMN_DESCRIPTIONS, FIXED_COLUMNS, Colum
 from daily_provider.warehouses.bigquery import job_id_prefix, job_labels
 from tests.bigquery.backend import FAST_RETRY, BigQueryBackend, emulator_warehouse
 from tests.bigquery.staged import day, record, stage, window_rows
+from tests.scopes import replace_scope
 
 pytestmark = pytest.mark.bigquery
 
@@ -41,7 +42,7 @@ def load(
 ):
     staged = stage(tmp_path, rows, columns, name=name)
     return (warehouse or backend.warehouse).replace_window(
-        table=TABLE, source="api", window=window, staged=staged
+        scope=replace_scope(TABLE, "api", window), staged=staged
     )
 
 
@@ -109,9 +110,9 @@ def test_repeating_the_same_call_reloads_the_window_with_fresh_jobs(bq_backend, 
     staged = stage(tmp_path, window_rows(day(0), ["a", "b"]))
     load(bq_backend, tmp_path, day(1), window_rows(day(1), ["c"]), name="day1")
 
-    first = bq_backend.warehouse.replace_window(table=TABLE, source="api", window=day(0), staged=staged)
+    first = bq_backend.warehouse.replace_window(scope=replace_scope(TABLE, "api", day(0)), staged=staged)
     after_first = bq_backend.rows(TABLE)
-    second = bq_backend.warehouse.replace_window(table=TABLE, source="api", window=day(0), staged=staged)
+    second = bq_backend.warehouse.replace_window(scope=replace_scope(TABLE, "api", day(0)), staged=staged)
 
     assert first == second == 2
     assert bq_backend.rows(TABLE) == after_first
@@ -122,7 +123,7 @@ def test_rerun_replaces_only_its_window_and_source(bq_backend, tmp_path):
     load(bq_backend, tmp_path, day(0), window_rows(day(0), ["a"]), name="day0")
     load(bq_backend, tmp_path, day(1), window_rows(day(1), ["b", "c"]), name="day1")
     webhook = stage(tmp_path, window_rows(day(1), ["w"], source="webhook"), name="hook")
-    bq_backend.warehouse.replace_window(table=TABLE, source="webhook", window=day(1), staged=webhook)
+    bq_backend.warehouse.replace_window(scope=replace_scope(TABLE, "webhook", day(1)), staged=webhook)
     load(bq_backend, tmp_path, day(2), [record("edge", day(2).start, day(2))], name="day2")
 
     load(bq_backend, tmp_path, day(1), window_rows(day(1), ["b2"], _run_id="run-2"), name="rerun")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.scopes import replace_scope
 
 from daily_provider.exceptions import WarehouseError
 from daily_provider.schema import FIXED_COLUMNS, ColumnType
@@ -97,7 +98,7 @@ def load(
     columns: dict[str, ColumnType] = FIXED_COLUMNS,
 ) -> int:
     staged = stage(tmp_path, rows, columns)
-    return backend.warehouse.replace_window(table=table, source=source, window=window, staged=staged)
+    return backend.warehouse.replace_window(scope=replace_scope(table, source, window), staged=staged)
 
 
 def test_new_table_has_the_fixed_columns_in_order(backend, stage, tmp_path):
@@ -164,7 +165,7 @@ def test_windows_loaded_in_any_order_give_the_same_table(backend, stage, tmp_pat
 
     for table, order in orders.items():
         for window, source, staged_window in order:
-            backend.warehouse.replace_window(table=table, source=source, window=window, staged=staged_window)
+            backend.warehouse.replace_window(scope=replace_scope(table, source, window), staged=staged_window)
 
     assert backend.rows("logs_backwards") == backend.rows("logs_in_order")
     assert [row["id"] for row in backend.rows("logs_in_order")] == [
@@ -214,7 +215,7 @@ def test_failed_replace_leaves_table_as_before_and_names_table_and_window(backen
         bad.path.write_bytes(b"PAR1 this is not a parquet file")
 
     with pytest.raises(WarehouseError) as raised:
-        backend.warehouse.replace_window(table=TABLE, source="api", window=day(0), staged=bad)
+        backend.warehouse.replace_window(scope=replace_scope(TABLE, "api", day(0)), staged=bad)
 
     assert backend.rows(TABLE) == before
     assert TABLE in str(raised.value)
@@ -323,6 +324,10 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
             redacted_values=5,
             parse_errors=1,
             extra={"convention": "starting_after"},
+            domain_id="domain-1",
+            url_filter="/v1/rooms",
+            covered_start=day(0).start + timedelta(hours=6),
+            covered_end=day(0).end,
         )
     )
 
@@ -346,6 +351,10 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
         "parse_errors": 1,
         "error": None,
         "extra": {"convention": "starting_after"},
+        "domain_id": "domain-1",
+        "url_filter": "/v1/rooms",
+        "covered_start": day(0).start + timedelta(hours=6),
+        "covered_end": day(0).end,
     }
 
 

@@ -150,12 +150,13 @@ def take_lock(attempt: Attempt, held: list[IO[bytes]]) -> IO[bytes]:
 def wait_for_staged_and_blocked(
     attempt: Attempt, server: SimulatorServer, held: list[IO[bytes]]
 ) -> IO[bytes]:
-    """Hold the lock from the first API request on, until the process has staged and waits for it.
+    """Hold the lock from the first logs request on, until the process has staged and waits for it.
 
-    The simulator must serve PAGE_LATENCY, with fresh stats, from the process's start.
+    The simulator must serve PAGE_LATENCY, with fresh stats, from the process's start. The first
+    request asks for the key's domain; the load reads its anchors (under the lock) before the second.
     """
     wait_until(
-        lambda: server.stats()["requests"] >= 1, timeout=60, what=f"{attempt.name} asked Daily for logs"
+        lambda: server.stats()["requests"] >= 2, timeout=60, what=f"{attempt.name} asked Daily for logs"
     )
     lock_file = take_lock(attempt, held)
     wait_until(

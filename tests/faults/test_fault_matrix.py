@@ -145,14 +145,15 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = directory / "logs.duckdb"
     with serve("stripe") as server:
         load(server, db, NEIGHBOUR, run_id="baseline-day0")
-    with SimulatorServer(sim_config(days=2, seed=99)) as stale:
+    # Another timeline of the same Daily domain: its rows are in the load's scope.
+    with SimulatorServer(sim_config(days=2, seed=99, domain_seed=5)) as stale:
         load(stale, db, TARGET, run_id="baseline-stale")
     forget_anchors(db)  # anchors of the other seed's records would only be refused
     return db
 
 
-def serve(convention: str) -> SimulatorServer:
-    return SimulatorServer(sim_config(days=2, convention=convention))
+def serve(convention: str, page_shape: str = "array") -> SimulatorServer:
+    return SimulatorServer(sim_config(days=2, convention=convention, page_shape=page_shape))
 
 
 @pytest.fixture(params=BOTH)
@@ -187,16 +188,27 @@ def run_case(
 
 
 @pytest.mark.parametrize(
-    ("name", "convention"),
-    [pytest.param(name, c, id=f"{name}-{c}") for name, case in SURVIVABLE.items() for c in case.conventions],
+    ("name", "convention", "page_shape"),
+    [
+        *(
+            pytest.param(name, c, "array", id=f"{name}-{c}")
+            for name, case in SURVIVABLE.items()
+            for c in case.conventions
+        ),
+        # Daily's usual list object instead of a bare array: the same faults, the other convention.
+        *(
+            pytest.param(name, case.conventions[-1], "object", id=f"{name}-{case.conventions[-1]}-object")
+            for name, case in SURVIVABLE.items()
+        ),
+    ],
 )
 def test_a_survivable_fault_still_loads_exactly_the_truth(
-    db: DuckDBWarehouse, name: str, convention: str
+    db: DuckDBWarehouse, name: str, convention: str, page_shape: str
 ) -> None:
     case = SURVIVABLE[name]
     neighbour_before = table_digest(db, "daily_api_logs", NEIGHBOUR)
 
-    with serve(convention) as server:
+    with serve(convention, page_shape) as server:
         outcome = run_case(server, db, case.faults, **case.hook_options)
         assert_window_is_truth(db, server, "api", TARGET, run_id="faulty", context=f"{name}: ")
         if case.check is not None:

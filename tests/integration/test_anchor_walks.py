@@ -18,17 +18,20 @@ from typing import Any
 
 import pytest
 
-from daily_provider.anchors import Anchor, AnchorScope
+from daily_provider.anchors import Anchor
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.load import LoadSummary, load_window
+from daily_provider.scope import LoadScope
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
+from daily_provider.simulator.fakes import Domain
 from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
 
 KEY = "sim-key-anchors-0123"
 DAY = [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n) for n in range(5)]
-SCOPE = AnchorScope("daily_api_logs", "api")
+DOMAIN = Domain.for_seed(21).domain_id  # the simulators below use seed 21
+SCOPE = LoadScope("daily_api_logs", "api", DOMAIN)
 HOUR = timedelta(hours=1)
 
 
@@ -286,7 +289,7 @@ def test_a_url_filtered_walk_neither_uses_nor_overwrites_the_unfiltered_anchors(
     assert summary.started_after is None
     assert stored_anchors(warehouse) == unfiltered
     filtered = warehouse.find_anchors(
-        AnchorScope("daily_rooms_logs", "api", "/v1/rooms"), at_or_after=DAY[0], limit=1000
+        LoadScope("daily_rooms_logs", "api", DOMAIN, "/v1/rooms"), at_or_after=DAY[0], limit=1000
     )
     urls = {record["id"]: record["url"] for record in stripe_simulator.simulator.truth("api", DAY[0], DAY[4])}
     assert filtered and {urls[anchor.record_id] for anchor in filtered} == {"/v1/rooms"}
@@ -325,9 +328,11 @@ def test_duckdb_returns_the_nearest_anchors_at_or_after_the_end_with_exact_times
 def test_duckdb_keeps_anchors_per_scope_one_per_mark_and_id_and_drops_by_id(
     warehouse: DuckDBWarehouse,
 ) -> None:
-    other = AnchorScope("daily_api_logs", "webhook")
+    other = LoadScope("daily_api_logs", "webhook", DOMAIN)
+    other_domain = LoadScope("daily_api_logs", "api", "another-domain")
     warehouse.save_anchors(SCOPE, [anchor(1, "old-of-mark-1"), anchor(2, "moves"), anchor(4, "gone")])
     warehouse.save_anchors(other, [anchor(1, "gone")])
+    warehouse.save_anchors(other_domain, [anchor(5, "theirs")])
 
     warehouse.save_anchors(SCOPE, [anchor(1, "new-of-mark-1", minute=5), anchor(3, "moves")])
     warehouse.drop_anchors(SCOPE, ["gone", "not-there"])
@@ -337,3 +342,6 @@ def test_duckdb_keeps_anchors_per_scope_one_per_mark_and_id_and_drops_by_id(
         (DAY[0] + 3 * HOUR, "moves"),
     ]
     assert [a.record_id for a in warehouse.find_anchors(other, at_or_after=DAY[0], limit=9)] == ["gone"]
+    assert [a.record_id for a in warehouse.find_anchors(other_domain, at_or_after=DAY[0], limit=9)] == [
+        "theirs"
+    ]

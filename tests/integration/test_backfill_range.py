@@ -71,9 +71,15 @@ def backfill(
 
 
 def add_stale_rows(warehouse: DuckDBWarehouse, days: list[datetime], tmp_path: Path) -> None:
-    """Rows of another Daily domain (another seed) in ``days``: what a replace of a day must remove."""
+    """Rows of another timeline of the same Daily domain in ``days``: what a replace of a day must remove."""
     config = SimulatorConfig(
-        seed=99, start="2025-12-31T00:00:00Z", days=9, api_per_day=20, webhook_per_day=1, api_key=KEY
+        seed=99,
+        domain_seed=51,
+        start="2025-12-31T00:00:00Z",
+        days=9,
+        api_per_day=20,
+        webhook_per_day=1,
+        api_key=KEY,
     )
     with SimulatorServer(config) as other:
         for day in days:
@@ -135,18 +141,23 @@ def test_every_day_of_the_range_holds_exactly_its_records_and_days_outside_are_u
     assert sum(w.requests for w in summary.windows) == summary.requests == simulator.stats()["requests"]
 
 
-def test_days_the_walk_finds_no_record_in_are_emptied_too(
+def test_a_day_the_walk_passes_empty_is_emptied_and_a_day_older_than_dailys_data_is_kept(
     stripe_simulator: SimulatorServer, warehouse: DuckDBWarehouse, tmp_path: Path
 ) -> None:
-    # The day before the data begins and the day after it ends: nothing there now, stale rows before.
+    # The day after the data ends: the walk passes it and finds nothing, so it is emptied. The day
+    # before the data begins: Daily has nothing that old (as after retention), so it is not covered
+    # and its rows stay.
     add_stale_rows(warehouse, [BEFORE_DATA, DAY[6]], tmp_path)
+    kept = ids_between(warehouse, BEFORE_DATA, DAY[0])
+    assert kept
 
     summary = backfill(stripe_simulator, warehouse, Window(BEFORE_DATA, DAY[7]))
 
-    assert ids_between(warehouse, BEFORE_DATA, DAY[0]) == set()
+    assert ids_between(warehouse, BEFORE_DATA, DAY[0]) == kept
     assert ids_between(warehouse, DAY[6], DAY[7]) == set()
-    assert ids_between(warehouse, BEFORE_DATA, DAY[7]) == truth(stripe_simulator, DAY[0], DAY[6])
-    assert summary.windows[0].rows == summary.windows[-1].rows == 0
+    assert ids_between(warehouse, DAY[0], DAY[7]) == truth(stripe_simulator, DAY[0], DAY[6])
+    assert (summary.windows[0].status, summary.windows[0].rows) == ("not_covered", 0)
+    assert (summary.windows[-1].status, summary.windows[-1].rows) == ("success", 0)
 
 
 def test_a_failure_mid_walk_leaves_passed_days_replaced_and_the_rest_as_they_were(
@@ -155,8 +166,9 @@ def test_a_failure_mid_walk_leaves_passed_days_replaced_and_the_rest_as_they_wer
     add_stale_rows(warehouse, DAY[0:5], tmp_path)
     before = {day: ids_between(warehouse, day, day + timedelta(days=1)) for day in DAY[0:5]}
     # 150 records a day, 100 a page, from the newest record (end of DAY[5]): after five pages the
-    # walk is inside DAY[2] when the key is revoked. Detecting literal costs one more request.
-    pages = 5 + (simulator.config.convention == "literal")
+    # walk is inside DAY[2] when the key is revoked. Asking for the key's domain costs one request
+    # before them, detecting literal one more.
+    pages = 1 + 5 + (simulator.config.convention == "literal")
     simulator.set_faults(FaultConfig(auth_fail_after=pages))
 
     with pytest.raises(DailyAPIError, match="401"):

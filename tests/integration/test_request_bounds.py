@@ -5,11 +5,13 @@ N = records in the loaded windows, page = 100 records, W = windows. The bounds (
 - a 30-day daily backfill, newest window first: at most 1.1 x N / page + 3 x W;
 - the same backfill oldest window first (Airflow's order): at most 2.2 x N / page + 3 x W;
 - range mode over the 30 days: at most 1.1 x N / page + 3.
-Every run also checks that the table holds exactly the simulator's truth.
+Every run also checks that the table holds exactly the simulator's truth. Each load also asks
+``GET /v1/`` once for the key's domain; the counts include that request.
 
 The 30-day runs use the literal convention, the costlier one: a walk from the newest record spends
 one more request there to detect it (only the first walk of a backfill does; later ones start from
-anchors that carry the convention). The single-window bound runs in both conventions.
+anchors that carry the convention). The single-window bound runs in both conventions, with pages
+as a bare JSON array and as Daily's ``{"total_count", "data"}`` list object.
 """
 
 from __future__ import annotations
@@ -35,17 +37,27 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DAY_WINDOWS = [Window(START + timedelta(days=n), START + timedelta(days=n + 1)) for n in range(DAYS)]
 
 
-def serve(convention: str) -> SimulatorServer:
+def serve(convention: str, page_shape: str = "array") -> SimulatorServer:
     # No client or server rate limit: the counts do not depend on it, and the test stays fast.
     config = SimulatorConfig(
-        seed=41, days=DAYS, api_per_day=PER_DAY, webhook_per_day=0, convention=convention, api_key=KEY
+        seed=41,
+        days=DAYS,
+        api_per_day=PER_DAY,
+        webhook_per_day=0,
+        convention=convention,
+        page_shape=page_shape,
+        api_key=KEY,
     )
     return SimulatorServer(config)
 
 
-@pytest.fixture(params=["stripe", "literal"])
+@pytest.fixture(
+    params=[("stripe", "array"), ("literal", "array"), ("stripe", "object"), ("literal", "object")],
+    ids=lambda param: "-".join(param),
+)
 def simulator(request: pytest.FixtureRequest) -> Iterator[SimulatorServer]:
-    with serve(request.param) as server:
+    """Both cursor conventions, with pages as a bare array and as Daily's list object."""
+    with serve(*request.param) as server:
         yield server
 
 

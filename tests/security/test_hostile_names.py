@@ -28,6 +28,7 @@ from daily_provider.window import Window
 
 WINDOW = Window.parse("2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z")
 LOGS_URL = "https://api.daily.co/v1/logs/api"
+DOMAIN_URL = "https://api.daily.co/v1/"  # the key's domain, asked once per load
 INJECTIONS = [
     'daily_api_logs"; DROP TABLE victim; --',
     "daily_api_logs; DELETE FROM victim",
@@ -148,6 +149,7 @@ def test_hostile_body_keys_become_safe_columns_and_hostile_values_stay_data(db: 
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.GET, LOGS_URL, callback=answer)
+        mock.add(responses.GET, DOMAIN_URL, json={"domain_id": "domain-hostile", "domain_name": "d"})
         hook = DailyHook(api_key="sk-hostile-0000", requests_per_second=1e6)
         with DuckDBWarehouse(db, threads=1) as warehouse:
             load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="api", run_id="keys")

@@ -38,6 +38,7 @@ from daily_provider.window import Window
 SECRET = "corpus-redaction-secret-5e1f"
 WINDOW = Window.parse("2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z")
 LOGS_URL = "https://api.daily.co/v1/logs/api"
+DOMAIN_URL = "https://api.daily.co/v1/"  # the key's domain, asked once per load
 # Body keys whose values DAILY_API.md lists as sensitive (compared case-insensitively).
 SENSITIVE_KEYS = {
     "token", "hmac", "basicauth", "download_link", "share_token", "user_name", "username", "user_id",
@@ -297,6 +298,7 @@ def planted_load(tmp_path_factory: pytest.TempPathFactory) -> str:
     config = NormalizeConfig(redaction=type(policy)(rules=policy.rules, secret=SECRET.encode()))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.GET, LOGS_URL, callback=answer)
+        mock.add(responses.GET, DOMAIN_URL, json={"domain_id": "domain-hostile", "domain_name": "d"})
         for source in ("api", "webhook"):
             hook = DailyHook(api_key="sk-planted-0000", requests_per_second=1e6)
             with DuckDBWarehouse(db, threads=1) as warehouse:

@@ -12,7 +12,7 @@ def test_provider_info_declares_the_daily_connection_type_with_relabelled_fields
     assert connection["connection-type"] == "daily"
     assert connection["hook-class-name"] == "daily_provider.hooks.daily.DailyHook"
     assert connection["ui-field-behaviour"]["relabeling"] == {"password": "API key", "host": "Base URL"}
-    assert {"requests_per_second", "max_retries", "timeout", "redaction_secret"} <= set(
+    assert {"requests_per_second", "max_retries", "timeout", "redaction_secret", "settle_seconds"} <= set(
         connection["conn-fields"]
     )
     assert connection["conn-fields"]["redaction_secret"]["schema"]["format"] == "password"

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from tests.bigquery.staged import record, stage
+from tests.scopes import replace_scope
 
 from daily_provider.endpoints import endpoint_template
 from daily_provider.hooks.daily import DailyHook
@@ -211,7 +212,7 @@ def test_views_read_the_json_bodies_so_a_table_without_flattened_columns_works(t
     path = tmp_path / "logs.duckdb"
     warehouse = DuckDBWarehouse(path, memory_limit="256MB", threads=1)
     warehouse.replace_window(
-        table="daily_webhook_logs", source="webhook", window=DAY, staged=stage(tmp_path, rows)
+        scope=replace_scope("daily_webhook_logs", "webhook", DAY), staged=stage(tmp_path, rows)
     )
     assert "request__type" not in warehouse.table_columns("daily_webhook_logs")
     warehouse.close()

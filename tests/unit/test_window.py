@@ -82,3 +82,17 @@ def test_zero_width_data_interval_is_an_error_naming_the_fix() -> None:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(DailyConfigError, match="zero-width"):
         resolve_window(None, None, moment, moment)
+
+
+def test_a_window_from_pendulum_datetimes_holds_plain_utc_datetimes_that_subtract_from_now() -> None:
+    import pendulum
+
+    from daily_provider.window import settle_wait
+
+    window = Window(pendulum.datetime(2026, 1, 2, tz="UTC"), pendulum.datetime(2026, 1, 3, tz="Europe/Paris"))
+
+    assert type(window.start) is datetime and type(window.end) is datetime
+    assert window.end == datetime(2026, 1, 2, 23, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 2, 23, 5, tzinfo=timezone.utc)
+    assert settle_wait(window, timedelta(minutes=10), now) == timedelta(minutes=5)
+    assert settle_wait(window, timedelta(0), now) == timedelta(0)

@@ -48,6 +48,7 @@ from daily_provider.window import Window
 __all__ = ["DailyClient", "PageInfo", "WalkStats"]
 
 LOGS_PATH = "/logs/api"
+DOMAIN_PATH = "/"  # GET /v1/: the key's domain configuration, {"domain_name", "domain_id", "config"}
 SOURCES = ("api", "webhook")
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class DailyClient:
         self._settings: HookSettings | None = None
         self._limiter: RateLimiter | None = None
         self._session: requests.Session | None = None
+        self._domain_id: str | None = None
 
     def __repr__(self) -> str:
         return "DailyClient(key hidden)"
@@ -250,6 +252,22 @@ class DailyClient:
                     on_rejected(anchor, rejected.reason)
         yield from walk(None)
 
+    def domain_id(self, *, stats: WalkStats | None = None) -> str:
+        """Return the id of the Daily domain the key belongs to (``GET /v1/``, asked once per client).
+
+        A load's replace, anchors and ledger rows are scoped by it, so that several domains can load
+        into one table without touching each other's rows.
+        """
+        if self._domain_id is None:
+            self._domain_id = self._request(
+                DOMAIN_PATH, {}, stats=stats, context="the key's domain", parse=_parse_domain
+            )
+        return self._domain_id
+
+    def settle_seconds(self) -> float | None:
+        """Return the connection's ``settle_seconds`` extra (how long after a window's end it is loaded), if set."""
+        return self._config().settle_seconds
+
     def redaction_secret(self) -> str | None:
         """Return the connection's ``redaction_secret`` extra (the key of the hashed redaction), if set."""
         return self._config().redaction_secret
@@ -337,7 +355,7 @@ class DailyClient:
                 raise DailyTransportError(
                     self._scrub(
                         f"Daily request {where} failed after {attempt + 1} attempts ({retries} retries); "
-                        f"last error: {fault}. Expected a JSON array of log records. Daily or the network "
+                        f"last error: {fault}. Daily or the network "
                         "is unhealthy: re-run the task later, or raise max_retries (or lower "
                         "requests_per_second if 429s dominate)."
                     )
@@ -459,6 +477,16 @@ def _checked_anchors(start_after: Anchor | Sequence[Anchor] | None, window: Wind
                 "the window's end (anchors.choose_anchors picks them)."
             )
     return anchors
+
+
+def _parse_domain(body: Any) -> str:
+    """The ``domain_id`` of Daily's domain configuration answer (retried as malformed otherwise)."""
+    domain_id = body.get("domain_id") if isinstance(body, dict) else None
+    if not isinstance(domain_id, str) or not domain_id:
+        raise MalformedResponse(
+            "expected Daily's domain configuration, a JSON object with a string 'domain_id'"
+        )
+    return domain_id
 
 
 def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:

@@ -55,6 +55,9 @@ class WalkStats:
     waited_seconds: float = 0.0
     started_after: str | None = None  # the id of the start cursor the walk used, None from the head
     cursors_rejected: int = 0  # start cursors the API refused before one worked (or the head was used)
+    # True once Daily had no older record to give (an empty page) before the walk passed its start:
+    # the records older than ``oldest_seen`` are gone (retention) or never were.
+    reached_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,24 @@ def parse_created_at(value: object) -> datetime | None:
 def parse_page(body: Any) -> list[Entry]:
     """Check that a decoded body is a page of log records and return its entries.
 
-    Raises MalformedResponse (a transport fault, retried) for anything but a JSON array of objects
-    with a string ``id`` and a parseable ``createdAt``; an empty array is a valid, empty page.
+    A page is a JSON array of records (the docs' example) or an object whose ``data`` is one
+    (Daily's usual list shape, ``{"total_count": N, "data": [...]}``; other keys are ignored).
+    Raises MalformedResponse (a transport fault, retried) for anything else, or for an item that
+    is not an object with a string ``id`` and a parseable ``createdAt``; an empty list is a valid,
+    empty page.
     """
-    if not isinstance(body, list):
-        raise MalformedResponse(f"expected a JSON array of log records, got a JSON {_json_type(body)}")
+    if isinstance(body, dict) and "data" in body:
+        if not isinstance(body["data"], list):
+            raise MalformedResponse(
+                f"expected 'data' to be a JSON array of log records, got a JSON {_json_type(body['data'])}"
+            )
+        body = body["data"]
+    elif not isinstance(body, list):
+        keys = f" with keys {_short(sorted(body)[:8])}" if isinstance(body, dict) else ""
+        raise MalformedResponse(
+            "expected a JSON array of log records or an object whose 'data' is one, "
+            f"got a JSON {_json_type(body)}{keys}"
+        )
     entries = []
     for position, item in enumerate(body):
         if not isinstance(item, dict):
@@ -429,20 +445,23 @@ class CursorWalk:
 
     def _finish(self, *, ran_out: bool) -> None:
         stats = self._stats
+        stats.reached_end = ran_out
         if ran_out and (stats.oldest_seen is None or stats.oldest_seen > self._window.start):
             if stats.oldest_seen is None:
                 self._log.warning(
                     "Daily returned no records at all (%s); if records are expected, check the source, "
-                    "the url filter and the key's domain (retention unknown).",
+                    "the url filter and the key's domain. Nothing of the window is covered.",
                     self._describe,
                 )
             else:
                 self._log.warning(
                     "Daily returned nothing older than %s, which is after the window start %s (%s): "
-                    "the window may predate what Daily still keeps (retention unknown); loading what there is.",
+                    "Daily no longer keeps what is older (retention), so only the part from %s on is "
+                    "covered and rows older than that are kept as they are.",
                     _ts(stats.oldest_seen),
                     _ts(self._window.start),
                     self._describe,
+                    _ts(stats.oldest_seen),
                 )
         self._log.info("Daily logs walk done (%s): %s", self._describe, self._progress(final=True))
 

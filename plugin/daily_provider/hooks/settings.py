@@ -44,6 +44,7 @@ class HookSettings:
     page_limit: int = 100
     allow_insecure_http: bool = False
     redaction_secret: str | None = field(default=None, repr=False)
+    settle_seconds: float | None = None  # the connection's settle_seconds extra; None: not set
 
 
 def resolve_settings(
@@ -108,6 +109,7 @@ def resolve_settings(
         page_limit=limit,
         allow_insecure_http=insecure,
         redaction_secret=_optional_secret(extras.get("redaction_secret")),
+        settle_seconds=_optional_number("settle_seconds", extras.get("settle_seconds"), minimum=0.0),
     )
 
 
@@ -229,6 +231,12 @@ def _integer(name: str, value: Any, *, minimum: int) -> int:
     if number < minimum:
         raise DailyConfigError(f"{name} must be >= {minimum}, got {value!r}")
     return number
+
+
+def _optional_number(name: str, value: Any, *, minimum: float) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _number(name, value, minimum=minimum)
 
 
 def _optional_secret(value: Any) -> str | None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
+from airflow.configuration import conf
 from airflow.sdk import Asset, BaseOperator
 
 from daily_provider.exceptions import DailyConfigError
@@ -37,7 +39,7 @@ from daily_provider.load import (
 from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
-from daily_provider.window import Window, resolve_window
+from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,6 +64,24 @@ def default_duckdb_path() -> str:
         return configured
     home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
     return os.path.join(home, "daily_logs.duckdb")
+
+
+def utc_now() -> datetime:
+    """The current time (a module function so tests can set the clock)."""
+    return datetime.now(timezone.utc)
+
+
+def sleep(seconds: float) -> None:
+    """Wait ``seconds`` (a module function so tests never wait for real)."""
+    time.sleep(seconds)
+
+
+def _as_timedelta(name: str, value: timedelta | float | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DailyConfigError(f"{name}={value!r} must be a timedelta or a number of seconds")
+    return timedelta(seconds=value)
 
 
 def _is_templated(value: object) -> bool:
@@ -137,6 +157,14 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param stage_in_child_process: Stage each window in a child process that exits before the
         warehouse load (as ``daily-logs load`` does), so the task's peak memory is the larger of
         staging's and the load's instead of their sum; costs about 0.4 s to start the child.
+    :param settle: How long after the window's end to wait before loading it (a timedelta or
+        seconds): Daily writes some logs after their ``createdAt``. Default: the connection's
+        ``settle_seconds`` extra, else 10 minutes; ``0`` loads at once.
+    :param deferrable: Wait for the window to settle by deferring to the triggerer (no worker slot
+        is held) instead of sleeping in the task. Default: ``[operators] default_deferrable``.
+
+    A window Daily no longer fully has (retention) is replaced only from its oldest record on, or
+    not at all: the summary's ``status`` is then ``partial`` or ``not_covered`` and the task succeeds.
 
     When the OpenLineage provider is installed, the task reports the Daily endpoint as its input
     and the table as its output (with the row count).
@@ -166,6 +194,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         range_mode: bool = False,
         range_step: timedelta = timedelta(days=1),
         stage_in_child_process: bool = False,
+        settle: timedelta | float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -173,6 +203,10 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             raise DailyConfigError(f"source={source!r} is not one of {', '.join(SOURCES)}")
         if chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows} must be at least 1")
+        self.settle = _as_timedelta("settle", settle)
+        if self.settle is not None and self.settle < timedelta(0):
+            raise DailyConfigError(f"settle={settle!r} must not be negative; give 0 to load at once")
+        self.deferrable = deferrable
         self.source = source
         self.table = table
         self.start = start
@@ -215,14 +249,46 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         return NormalizeConfig(redaction=policy, max_depth=self.max_depth, max_columns=self.max_columns)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._lineage = None
+        """Wait until the window has settled (deferring or sleeping), then load it."""
+        window = self._window(context)
+        hook = self.make_hook()
+        settle = self.settle
+        if settle is None:
+            configured = hook.settle_seconds()
+            settle = DEFAULT_SETTLE if configured is None else timedelta(seconds=configured)
+        wait = settle_wait(window, settle, utc_now())
+        if wait > timedelta(0):
+            ready = window.end + settle
+            if self.deferrable:
+                from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+                log.info("window %s is loaded once it has settled at %s; deferring until then", window, ready)
+                self.defer(trigger=DateTimeTrigger(moment=ready), method_name="execute_complete")
+            log.info(
+                "window %s is loaded once it has settled at %s (its end + settle %s); sleeping %.0f s. "
+                "Set deferrable=True to free the worker slot meanwhile, or settle=0 to load at once.",
+                window,
+                ready.isoformat(),
+                settle,
+                wait.total_seconds(),
+            )
+            sleep(wait.total_seconds())
+        return self._load(context, window, hook)
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resume after the deferral: the window has settled, load it."""
+        return self._load(context, self._window(context), self.make_hook())
+
+    def _window(self, context: Context) -> Window:
         if self.source not in SOURCES:
             raise DailyConfigError(f"source={self.source!r} is not one of {', '.join(SOURCES)}")
-        window = resolve_window(
+        return resolve_window(
             self.start, self.end, context.get("data_interval_start"), context.get("data_interval_end")
         )
+
+    def _load(self, context: Context, window: Window, hook: DailyHook) -> dict[str, Any]:
+        self._lineage = None
         table = self.table or default_table(self.source)
-        hook = self.make_hook()
         warehouse = self.make_warehouse(context, window)
         run_id = str(context.get("run_id") or "manual")
         arguments: dict[str, Any] = {

@@ -1,9 +1,11 @@
 """The Warehouse protocol: what the load orchestration needs from DuckDB, BigQuery or any sink.
 
 A warehouse gets a staged window (one Parquet file whose columns carry the logical types of
-``schema.ColumnType``) and must replace that window in the target table atomically: after the
-call the table holds exactly the staged rows for ``[start, end)`` of that source, and rows outside
-the window are untouched; if the call fails the table holds exactly what it held before.
+``schema.ColumnType``) and a :class:`~daily_provider.scope.ReplaceScope`, and must replace that
+scope's rows in the target table atomically: after the call the table holds the staged rows in
+place of the rows the scope names (its source, domain and url filter over its covered range, and
+the staged ids), and every other row is untouched; if the call fails the table holds exactly what
+it held before.
 
 A warehouse may also be an :class:`AnchorStore`: it keeps the walk's cursor anchors (see
 ``daily_provider.anchors``) in ``daily_logs_anchors`` next to the data. That is optional: a
@@ -12,18 +14,27 @@ warehouse without it loads the same rows, its walks just always start at the new
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from daily_provider.anchors import Anchor, AnchorScope
-from daily_provider.schema import ColumnType
-from daily_provider.window import Window
+from daily_provider.anchors import Anchor
+from daily_provider.exceptions import WarehouseError
+from daily_provider.schema import ColumnType, is_valid_column_name
+from daily_provider.scope import LoadScope, ReplaceScope
 
 LOADS_TABLE = "daily_logs_loads"
 ANCHORS_TABLE = "daily_logs_anchors"
+
+# The replace key: the DELETE compares these, so their types must never change. (It also reads
+# ``domain_id`` and ``url``, core STRING columns that no load widens.)
+KEY_COLUMNS: dict[str, ColumnType] = {
+    "id": ColumnType.STRING,
+    "created_at": ColumnType.TIMESTAMP,
+    "source": ColumnType.STRING,
+}
 
 
 @dataclass(frozen=True)
@@ -40,9 +51,22 @@ class StagedWindow:
     rows: int
 
 
+# Ledger statuses: a window fully replaced, partly replaced (Daily no longer has its oldest part),
+# left unchanged (Daily has none of it any more), or a failed attempt (the table is unchanged).
+STATUS_RUNNING = "running"
+STATUS_SUCCESS = "success"
+STATUS_PARTIAL = "partial"
+STATUS_NOT_COVERED = "not_covered"
+STATUS_FAILED = "failed"
+
+
 @dataclass
 class LoadRecord:
-    """One row of the ``daily_logs_loads`` audit table."""
+    """One row of the ``daily_logs_loads`` audit table.
+
+    ``covered_start``/``covered_end`` are the part of the window the load replaced (None when it
+    replaced nothing); ``domain_id`` and ``url_filter`` complete the load's scope.
+    """
 
     load_id: str
     run_id: str
@@ -50,7 +74,7 @@ class LoadRecord:
     source: str
     window_start: datetime
     window_end: datetime
-    status: str  # "running", "success" or "failed"
+    status: str  # one of the STATUS_* values above
     started_at: datetime
     finished_at: datetime | None = None
     rows: int = 0
@@ -61,6 +85,10 @@ class LoadRecord:
     parse_errors: int = 0
     error: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    domain_id: str | None = None
+    url_filter: str | None = None
+    covered_start: datetime | None = None
+    covered_end: datetime | None = None
 
 
 @runtime_checkable
@@ -69,10 +97,9 @@ class Warehouse(Protocol):
 
     dialect: str
 
-    def replace_window(self, *, table: str, source: str, window: Window, staged: StagedWindow) -> int:
-        """Create ``table`` if missing, add/widen columns for ``staged``, then atomically replace
-        the rows of ``source`` with ``created_at`` in ``window`` by the staged rows.
-        Returns the number of rows inserted."""
+    def replace_window(self, *, scope: ReplaceScope, staged: StagedWindow) -> int:
+        """Create ``scope.table`` if missing, add/widen columns for ``staged``, then atomically
+        replace the rows ``scope`` names by the staged rows. Returns the number of rows inserted."""
         ...
 
     def record_load(self, record: LoadRecord) -> None:
@@ -86,21 +113,39 @@ class Warehouse(Protocol):
 
 @runtime_checkable
 class AnchorStore(Protocol):
-    """Keeps cursor anchors in ``daily_logs_anchors``, per :class:`AnchorScope`.
+    """Keeps cursor anchors in ``daily_logs_anchors``, per :class:`~daily_provider.scope.LoadScope`.
 
     Anchors are hints that only save requests: losing them, or the whole table, costs speed and
     never a record, so callers treat a failing store as "no anchors" and carry on.
     """
 
-    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+    def find_anchors(self, scope: LoadScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
         """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first
         (empty when the table does not exist)."""
         ...
 
-    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+    def save_anchors(self, scope: LoadScope, anchors: Sequence[Anchor]) -> None:
         """Store ``anchors``: one per mark (a new one replaces the mark's old one) and one per id."""
         ...
 
-    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+    def drop_anchors(self, scope: LoadScope, record_ids: Sequence[str]) -> None:
         """Remove the anchors of ``scope`` with these record ids (the API refused them)."""
         ...
+
+
+def checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict[str, ColumnType]:
+    """The staged columns, after checking their names and the key columns' types (every warehouse)."""
+    bad = [name for name in columns if not is_valid_column_name(name)]
+    if bad:
+        raise WarehouseError(
+            f"staged columns {bad!r} for {what} are not valid column names (lowercase letters, digits "
+            "and '_', starting with a letter or '_', at most 300 characters); nothing was changed. "
+            "Column names must come from schema.column_name."
+        )
+    for name, key_type in KEY_COLUMNS.items():
+        if columns.get(name) != key_type:
+            raise WarehouseError(
+                f"the staged window for {what} must have column {name} of type {key_type.value}, "
+                f"got {columns.get(name)!r}; nothing was changed."
+            )
+    return {name: ColumnType(column_type) for name, column_type in columns.items()}

@@ -37,11 +37,18 @@ except ImportError as exc:  # the client library is an optional extra
         "pip install 'airflow-provider-daily[bigquery]' (or [google] for gcp_conn_id support)"
     ) from exc
 
-from daily_provider.anchors import Anchor, AnchorScope, unique_anchors
+from daily_provider.anchors import Anchor, unique_anchors
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import ColumnType
+from daily_provider.scope import LoadScope, ReplaceScope
 from daily_provider.sql import render
-from daily_provider.warehouses.base import ANCHORS_TABLE, LOADS_TABLE, LoadRecord, StagedWindow
+from daily_provider.warehouses.base import (
+    ANCHORS_TABLE,
+    LOADS_TABLE,
+    LoadRecord,
+    StagedWindow,
+    checked_staged_columns,
+)
 from daily_provider.warehouses.bigquery_columns import (
     BIGQUERY_TYPES,
     ColumnPlan,
@@ -62,14 +69,12 @@ from daily_provider.warehouses.bigquery_names import (
 )
 from daily_provider.warehouses.bigquery_tables import (
     LOADS_SCHEMA,
-    checked_staged_columns,
     loads_table,
     logs_table,
     staging_name,
     staging_schema,
     table_types,
 )
-from daily_provider.window import Window
 
 __all__ = [
     "BIGQUERY_TYPES",
@@ -105,10 +110,11 @@ ANCHORS_SCHEMA: dict[str, str] = {
     "older_id": "STRING",
     "older_created_at": "TIMESTAMP",
     "recorded_at": "TIMESTAMP",
+    "domain_id": "STRING",
 }
 _ANCHOR_FIELDS = ("mark", "record_id", "created_at", "convention", "older_id", "older_created_at")
 ANCHORS_DESCRIPTION = (
-    "Cursor anchors of airflow-provider-daily: per table, source and url filter, the oldest Daily log "
+    "Cursor anchors of airflow-provider-daily: per table, source, Daily domain and url filter, the oldest Daily log "
     "record at or after each hour mark a walk passed, so later walks can start next to their window. "
     "Only hints: deleting rows or the table costs API requests, never a record."
 )
@@ -224,20 +230,30 @@ class BigQueryWarehouse:
 
     # -- the Warehouse protocol --------------------------------------------------------------
 
-    def replace_window(self, *, table: str, source: str, window: Window, staged: StagedWindow) -> int:
-        """Replace ``source``'s rows of ``window`` in ``table`` by the staged rows; return how many.
+    def replace_window(self, *, scope: ReplaceScope, staged: StagedWindow) -> int:
+        """Replace the rows ``scope`` names by the staged rows; return how many were inserted.
 
         Creates the table if missing and adds or widens columns first (additive, kept even if the
         replace then fails). The DELETE and INSERT run in one transaction: on any failure the
         table's rows are what they were, and :class:`WarehouseError` is raised.
         """
+        table, source, window = scope.table, scope.source, scope.covered
         target = self._ref(table)
-        what = f"window {window} of source {source!r} into BigQuery table {target.table_id}"
+        what = f"{scope} into BigQuery table {target.table_id}"
         staged_columns = checked_staged_columns(staged.columns, what)
         clock = time.monotonic()
         prefix = self.job_id_prefix or default_job_id_prefix(table=table, source=source, window=window)
         content = _file_sha256(staged.path, what)
-        load_digest = digest(content, target.table_id, source, window.start, window.end, staged_columns)
+        load_digest = digest(
+            content,
+            target.table_id,
+            source,
+            window.start,
+            window.end,
+            staged_columns,
+            scope.domain_id,
+            scope.url_filter,
+        )
         staging = TableRef.of(
             target.project, target.dataset, staging_name(table, load_digest, self.try_number)
         )
@@ -255,7 +271,7 @@ class BigQueryWarehouse:
             plan = plan_columns(current_types, staged_columns, what=what)
             if plan.changes_schema:
                 self._change_schema(target, plan, prefix, instance, what)
-            self._swap_window(target, staging, source, window, staged.rows, plan, prefix, instance, what)
+            self._swap_window(target, staging, scope, staged.rows, plan, prefix, instance, what)
         log.info(
             "BigQuery: replaced %s with %d staged rows in %.1fs", what, staged.rows, time.monotonic() - clock
         )
@@ -265,7 +281,7 @@ class BigQueryWarehouse:
         """Insert or update (by ``load_id``) the audit row in ``daily_logs_loads``."""
         loads = self._ref(LOADS_TABLE)
         what = f"load {record.load_id} (status {record.status!r}) in BigQuery table {loads.table_id}"
-        self._ensure_table(loads, loads_table(loads), what)
+        self._ensure_bookkeeping_table(loads, loads_table(loads), what)
         params = asdict(record)
         # The JSON text goes in as a STRING parameter; the MERGE parses it.
         params["extra"] = orjson.dumps(record.extra, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -283,7 +299,7 @@ class BigQueryWarehouse:
 
     # -- cursor anchors (AnchorStore) ------------------------------------------------------------
 
-    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+    def find_anchors(self, scope: LoadScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
         """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first."""
         anchors = self._ref(ANCHORS_TABLE)
         try:
@@ -311,7 +327,7 @@ class BigQueryWarehouse:
             for row in job.result(retry=self.api_retry)
         ]
 
-    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+    def save_anchors(self, scope: LoadScope, anchors: Sequence[Anchor]) -> None:
         """Store ``anchors`` in one transaction, replacing the scope's anchors of the same marks or ids."""
         kept = unique_anchors(anchors)
         if not kept:
@@ -342,7 +358,7 @@ class BigQueryWarehouse:
         )
         self._anchor_query("anchors_save", sql, params, scope, ref)
 
-    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+    def drop_anchors(self, scope: LoadScope, record_ids: Sequence[str]) -> None:
         """Remove the scope's anchors with these record ids."""
         if not record_ids:
             return
@@ -355,17 +371,18 @@ class BigQueryWarehouse:
         sql = render(DIALECT, "delete_anchors", anchors=ref.sql)
         self._anchor_query("anchors_drop", sql, params, scope, ref)
 
-    def _ensure_anchors_table(self, scope: AnchorScope) -> TableRef:
+    def _ensure_anchors_table(self, scope: LoadScope) -> TableRef:
         ref = self._ref(ANCHORS_TABLE)
         table = bigquery.Table(
             ref.table_id,
             schema=[
-                bigquery.SchemaField(name, field_type, mode="REQUIRED")
+                # domain_id came later: tables made before it have the column added, nullable.
+                bigquery.SchemaField(name, field_type, mode="NULLABLE" if name == "domain_id" else "REQUIRED")
                 for name, field_type in ANCHORS_SCHEMA.items()
             ],
         )
         table.description = ANCHORS_DESCRIPTION
-        self._ensure_table(ref, table, f"anchors of {scope}")
+        self._ensure_bookkeeping_table(ref, table, f"anchors of {scope}")
         return ref
 
     def _anchor_query(
@@ -373,7 +390,7 @@ class BigQueryWarehouse:
         step: str,
         sql: str,
         params: list[Any],
-        scope: AnchorScope,
+        scope: LoadScope,
         ref: TableRef,
     ) -> bigquery.QueryJob:
         prefix = sanitize_job_id(f"daily_logs_anchors_{scope.table}_{scope.source}")
@@ -408,6 +425,23 @@ class BigQueryWarehouse:
                 target.table_id,
             )
         return table_types(target, table)
+
+    def _ensure_bookkeeping_table(self, ref: TableRef, wanted: bigquery.Table, what: str) -> None:
+        """Ensure the ledger or anchors table, adding the nullable fields an older release's lacks."""
+        table = self._ensure_table(ref, wanted, what)
+        have = {field.name for field in table.schema}
+        missing = [field for field in wanted.schema if field.name not in have]
+        if not missing:
+            return
+        table.schema = [
+            *table.schema,
+            *(bigquery.SchemaField(field.name, field.field_type, mode="NULLABLE") for field in missing),
+        ]
+        try:
+            self.get_client().update_table(table, ["schema"], retry=self.api_retry)
+        except google_exceptions.GoogleAPICallError as exc:
+            raise self._api_error(exc, "adding columns to the table", ref, what) from exc
+        log.info("BigQuery: added columns %s to %s", ", ".join(f.name for f in missing), ref.table_id)
 
     def _ensure_table(self, ref: TableRef, wanted: bigquery.Table, what: str) -> bigquery.Table:
         client = self.get_client()
@@ -529,15 +563,15 @@ class BigQueryWarehouse:
         self,
         target: TableRef,
         staging: TableRef,
-        source: str,
-        window: Window,
+        scope: ReplaceScope,
         staged_rows: int,
         plan: ColumnPlan,
         prefix: str,
         instance: str,
         what: str,
     ) -> None:
-        delete_sql = render(DIALECT, "delete_window", table=target.sql)
+        window = scope.covered
+        delete_sql = render(DIALECT, "delete_window", table=target.sql, staging=staging.sql)
         insert_sql = render(
             DIALECT,
             "insert_window",
@@ -554,12 +588,23 @@ class BigQueryWarehouse:
             insert_window=insert_sql.strip(),
         )
         params = [
-            bigquery.ScalarQueryParameter("source", "STRING", source),
+            bigquery.ScalarQueryParameter("source", "STRING", scope.source),
             bigquery.ScalarQueryParameter("window_start", "TIMESTAMP", window.start),
             bigquery.ScalarQueryParameter("window_end", "TIMESTAMP", window.end),
+            bigquery.ScalarQueryParameter("domain_id", "STRING", scope.domain_id),
+            bigquery.ScalarQueryParameter("url_filter", "STRING", scope.url_filter),
             bigquery.ScalarQueryParameter("staged_rows", "INT64", staged_rows),
         ]
-        step_digest = digest(sql, source, window.start, window.end, staged_rows, instance)
+        step_digest = digest(
+            sql,
+            scope.source,
+            window.start,
+            window.end,
+            scope.domain_id,
+            scope.url_filter,
+            staged_rows,
+            instance,
+        )
         self._run_query(
             "replace", sql, params, job_id(prefix, "replace", self.try_number, step_digest), target, what
         )
@@ -742,10 +787,11 @@ _STEP_DESCRIPTIONS = {
 }
 
 
-def _scope_parameters(scope: AnchorScope) -> list[bigquery.ScalarQueryParameter]:
+def _scope_parameters(scope: LoadScope) -> list[bigquery.ScalarQueryParameter]:
     return [
         bigquery.ScalarQueryParameter("table_name", "STRING", scope.table),
         bigquery.ScalarQueryParameter("source", "STRING", scope.source),
+        bigquery.ScalarQueryParameter("domain_id", "STRING", scope.domain_id),
         bigquery.ScalarQueryParameter("url_filter", "STRING", scope.url_filter),
     ]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from daily_provider.exceptions import WarehouseError
 from daily_provider.schema import MAX_COLUMN_NAME_LENGTH, ColumnType, is_valid_column_name, widen
+from daily_provider.warehouses.base import KEY_COLUMNS
 
 BIGQUERY_TYPES: dict[ColumnType, str] = {
     ColumnType.BOOL: "BOOL",
@@ -40,12 +41,6 @@ _TYPES_BY_API_NAME: dict[str, ColumnType] = {
     "BOOLEAN": ColumnType.BOOL,
 }
 
-# The window key: the DELETE compares these, so their types must never change.
-KEY_COLUMNS: dict[str, ColumnType] = {
-    "id": ColumnType.STRING,
-    "created_at": ColumnType.TIMESTAMP,
-    "source": ColumnType.STRING,
-}
 
 # Column names built from body keys never end with "_" (schema.sanitize_key keeps such a key only
 # after appending a hash), so a name with this suffix cannot collide with a flattened key path.

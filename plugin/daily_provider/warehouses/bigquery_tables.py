@@ -10,11 +10,9 @@ from collections.abc import Mapping
 
 from google.cloud import bigquery
 
-from daily_provider.exceptions import WarehouseError
-from daily_provider.schema import CORE_COLUMN_DESCRIPTIONS, FIXED_COLUMNS, ColumnType, is_valid_column_name
+from daily_provider.schema import CORE_COLUMN_DESCRIPTIONS, FIXED_COLUMNS, ColumnType
 from daily_provider.warehouses.bigquery_columns import (
     BIGQUERY_TYPES,
-    KEY_COLUMNS,
     STAGING_TYPES,
     column_type_from_api,
 )
@@ -26,7 +24,11 @@ TABLE_DESCRIPTION = (
     "as new body keys appear. A column named <name>__str_ holds the values of <name> that its type "
     "cannot (see the provider's README)."
 )
-LOADS_DESCRIPTION = "One row per load attempt of airflow-provider-daily (running, success or failed)."
+LOADS_DESCRIPTION = (
+    "One row per load attempt of airflow-provider-daily: running, success, partial (Daily no longer had "
+    "the window's oldest part; only [covered_start, covered_end) was replaced), not_covered (nothing "
+    "changed) or failed."
+)
 LOADS_SCHEMA: dict[str, str] = {
     "load_id": "STRING",
     "run_id": "STRING",
@@ -45,6 +47,10 @@ LOADS_SCHEMA: dict[str, str] = {
     "parse_errors": "INT64",
     "error": "STRING",
     "extra": "JSON",
+    "domain_id": "STRING",
+    "url_filter": "STRING",
+    "covered_start": "TIMESTAMP",
+    "covered_end": "TIMESTAMP",
 }
 CLUSTERING = ["source", "endpoint", "status"]
 
@@ -95,21 +101,3 @@ def table_types(ref: TableRef, table: bigquery.Table) -> dict[str, ColumnType]:
         field.name: column_type_from_api(ref.table_id, field.name, field.field_type, field.mode)
         for field in table.schema
     }
-
-
-def checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict[str, ColumnType]:
-    """The staged columns, after checking names and the window key columns."""
-    bad = [name for name in columns if not is_valid_column_name(name)]
-    if bad:
-        raise WarehouseError(
-            f"staged columns {bad!r} for {what} are not valid column names (lowercase letters, digits "
-            "and '_', starting with a letter or '_', at most 300 characters); nothing was changed. "
-            "Column names must come from schema.column_name."
-        )
-    for name, key_type in KEY_COLUMNS.items():
-        if columns.get(name) != key_type:
-            raise WarehouseError(
-                f"the staged window for {what} must have column {name} of type {key_type.value}, "
-                f"got {columns.get(name)!r}; nothing was changed."
-            )
-    return {name: ColumnType(column_type) for name, column_type in columns.items()}

@@ -25,12 +25,19 @@ from typing import IO, Any
 import duckdb
 import orjson
 
-from daily_provider.anchors import Anchor, AnchorScope, unique_anchors
+from daily_provider.anchors import Anchor, unique_anchors
 from daily_provider.exceptions import DailyConfigError, WarehouseError
-from daily_provider.schema import ColumnType, is_valid_column_name, widen
+from daily_provider.schema import ColumnType, widen
+from daily_provider.scope import LoadScope, ReplaceScope
 from daily_provider.sql import render, validate_name
-from daily_provider.warehouses.base import ANCHORS_TABLE, LOADS_TABLE, LoadRecord, StagedWindow
-from daily_provider.window import Window
+from daily_provider.warehouses.base import (
+    ANCHORS_TABLE,
+    KEY_COLUMNS,
+    LOADS_TABLE,
+    LoadRecord,
+    StagedWindow,
+    checked_staged_columns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,6 @@ DUCKDB_TYPES: dict[ColumnType, str] = {
 _COLUMN_TYPES_BY_DUCKDB_NAME: dict[str, ColumnType] = {
     **{duckdb_type: column_type for column_type, duckdb_type in DUCKDB_TYPES.items()},
     "TIMESTAMP WITH TIME ZONE": ColumnType.TIMESTAMP,
-}
-
-# The window key: the DELETE compares these, so their types must never change.
-_KEY_COLUMNS: dict[str, ColumnType] = {
-    "id": ColumnType.STRING,
-    "created_at": ColumnType.TIMESTAMP,
-    "source": ColumnType.STRING,
 }
 
 _LOCK_POLL_SECONDS = 0.05
@@ -214,19 +214,20 @@ class DuckDBWarehouse:
 
     # -- the Warehouse protocol ----------------------------------------------------------------
 
-    def replace_window(self, *, table: str, source: str, window: Window, staged: StagedWindow) -> int:
-        """Replace ``source``'s rows of ``window`` in ``table`` by the staged rows; return how many.
+    def replace_window(self, *, scope: ReplaceScope, staged: StagedWindow) -> int:
+        """Replace the rows ``scope`` names by the staged rows; return how many were inserted.
 
         Creates the table if missing and adds or widens columns first (additive, kept even if
         the replace then fails). The DELETE and the INSERT run in one transaction: on any failure
         the table's rows are exactly what they were, and :class:`WarehouseError` is raised.
         """
+        table = scope.table
         table_sql = quote_identifier(_table_name(table))
-        what = f"window {window} of source {source!r} into DuckDB table {table!r} ({self.path})"
-        staged_columns = _checked_staged_columns(staged.columns, what)
+        what = f"{scope} into DuckDB table {table!r} ({self.path})"
+        staged_columns = checked_staged_columns(staged.columns, what)
         clock = time.monotonic()
         with self._session() as conn:
-            self._check_staged_rows(conn, source, window, staged, what)
+            self._check_staged_rows(conn, scope, staged, what)
             try:
                 conn.execute(render(DIALECT, "create_logs_table", table=table_sql))
                 table_types = self._settle_columns(conn, table, table_sql, staged_columns, what)
@@ -237,7 +238,7 @@ class DuckDBWarehouse:
                 ) from exc
             deleted, inserted = self._with_memory_retries(
                 conn,
-                partial(self._swap_window, conn, table_sql, source, window, staged, table_types, what),
+                partial(self._swap_window, conn, table_sql, scope, staged, table_types, what),
                 what=what,
                 columns=len(table_types),
             )
@@ -267,7 +268,7 @@ class DuckDBWarehouse:
 
     # -- cursor anchors (AnchorStore) -----------------------------------------------------------
 
-    def find_anchors(self, scope: AnchorScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
+    def find_anchors(self, scope: LoadScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
         """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first."""
         params = {**_scope_params(scope), "at_or_after": at_or_after, "limit": limit}
         rows = self._anchor_statements(f"reading anchors of {scope}", [("find_anchors", params)])
@@ -283,7 +284,7 @@ class DuckDBWarehouse:
             for record_id, created_at, convention, mark, older_id, older_created_at in rows
         ]
 
-    def save_anchors(self, scope: AnchorScope, anchors: Sequence[Anchor]) -> None:
+    def save_anchors(self, scope: LoadScope, anchors: Sequence[Anchor]) -> None:
         """Store ``anchors`` in one transaction, replacing the scope's anchors of the same marks or ids."""
         kept = unique_anchors(anchors)
         if not kept:
@@ -307,7 +308,7 @@ class DuckDBWarehouse:
             [("delete_anchors", delete), ("insert_anchors", insert)],
         )
 
-    def drop_anchors(self, scope: AnchorScope, record_ids: Sequence[str]) -> None:
+    def drop_anchors(self, scope: LoadScope, record_ids: Sequence[str]) -> None:
         """Remove the scope's anchors with these record ids."""
         if not record_ids:
             return
@@ -350,18 +351,13 @@ class DuckDBWarehouse:
         return {column: duckdb_type for column, duckdb_type in rows}
 
     def _check_staged_rows(
-        self,
-        conn: duckdb.DuckDBPyConnection,
-        source: str,
-        window: Window,
-        staged: StagedWindow,
-        what: str,
+        self, conn: duckdb.DuckDBPyConnection, scope: ReplaceScope, staged: StagedWindow, what: str
     ) -> None:
         params = {
             "path": str(staged.path),
-            "source": source,
-            "window_start": window.start,
-            "window_end": window.end,
+            "source": scope.source,
+            "window_start": scope.covered.start,
+            "window_end": scope.covered.end,
         }
         try:
             row = conn.execute(render(DIALECT, "count_staged_outside_window"), params).fetchone()
@@ -393,7 +389,7 @@ class DuckDBWarehouse:
         """
         raw = self._raw_columns(conn, table)
         current = {name.lower(): (name, duckdb_type) for name, duckdb_type in raw.items()}
-        for column, key_type in _KEY_COLUMNS.items():
+        for column, key_type in KEY_COLUMNS.items():
             table_type = _column_type(table, *current[column]) if column in current else None
             if table_type is not key_type:
                 raise WarehouseError(
@@ -478,8 +474,7 @@ class DuckDBWarehouse:
         self,
         conn: duckdb.DuckDBPyConnection,
         table_sql: str,
-        source: str,
-        window: Window,
+        scope: ReplaceScope,
         staged: StagedWindow,
         table_types: Mapping[str, ColumnType],
         what: str,
@@ -491,10 +486,17 @@ class DuckDBWarehouse:
         )
         delete_sql = render(DIALECT, "delete_window", table=table_sql)
         insert_sql = render(DIALECT, "insert_window", table=table_sql, columns=columns_sql, values=values_sql)
-        window_params = {"source": source, "window_start": window.start, "window_end": window.end}
+        scope_params = {
+            "source": scope.source,
+            "window_start": scope.covered.start,
+            "window_end": scope.covered.end,
+            "domain_id": scope.domain_id,
+            "url_filter": scope.url_filter,
+            "path": str(staged.path),
+        }
         conn.begin()
         try:
-            deleted = _count(conn.execute(delete_sql, window_params).fetchone())
+            deleted = _count(conn.execute(delete_sql, scope_params).fetchone())
             inserted = _count(conn.execute(insert_sql, {"path": str(staged.path)}).fetchone())
             if inserted != staged.rows:
                 raise WarehouseError(
@@ -555,8 +557,13 @@ def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
         conn.rollback()
 
 
-def _scope_params(scope: AnchorScope) -> dict[str, str]:
-    return {"table_name": scope.table, "source": scope.source, "url_filter": scope.url_filter}
+def _scope_params(scope: LoadScope) -> dict[str, str]:
+    return {
+        "table_name": scope.table,
+        "source": scope.source,
+        "domain_id": scope.domain_id,
+        "url_filter": scope.url_filter,
+    }
 
 
 def _utc(moment: datetime) -> datetime:
@@ -576,21 +583,3 @@ def _column_type(table: str, column: str, duckdb_type: str) -> ColumnType:
             f"column {column} of DuckDB table {table!r} has type {duckdb_type}, which this provider does "
             f"not manage (it writes {known}); change the column back to one of those types or drop it"
         ) from None
-
-
-def _checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict[str, ColumnType]:
-    """The staged columns, after checking names and the window key columns."""
-    bad = [name for name in columns if not is_valid_column_name(name)]
-    if bad:
-        raise WarehouseError(
-            f"staged columns {bad!r} for {what} are not valid column names (lowercase letters, digits "
-            "and '_', starting with a letter or '_', at most 300 characters); nothing was changed. "
-            "Column names must come from schema.column_name."
-        )
-    for name, key_type in _KEY_COLUMNS.items():
-        if columns.get(name) != key_type:
-            raise WarehouseError(
-                f"the staged window for {what} must have column {name} of type {key_type.value}, "
-                f"got {columns.get(name)!r}; nothing was changed."
-            )
-    return {name: ColumnType(column_type) for name, column_type in columns.items()}

@@ -175,7 +175,7 @@ def test_a_redirect_is_not_followed(
     [
         "<html><body>502 Bad Gateway</body></html>",
         "",
-        '{"data": []}',
+        '{"total_count": 0, "items": []}',
         "null",
         '[{"id": "log-1", "createdAt": "2024-03-15T00:00:00.00',
         '[{"id": "log-1"}]',

@@ -222,12 +222,14 @@ def test_running_out_of_data_before_the_window_warns_with_the_oldest_timestamp(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = FakeDaily(records_at([500, 400]))
+    stats = WalkStats()
     with caplog.at_level(logging.INFO):
-        assert walk(fetch_from(fake), at(0), at(1000)) == ["log-0000", "log-0001"]
+        assert walk(fetch_from(fake), at(0), at(1000), stats=stats) == ["log-0000", "log-0001"]
+    assert stats.reached_end and stats.oldest_seen == at(400)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "nothing older than 2024-03-15T00:00:00.400Z" in warnings[0]
-    assert "retention unknown" in warnings[0]
+    assert "only the part from 2024-03-15T00:00:00.400Z on is covered" in warnings[0]
 
 
 def test_no_data_at_all_warns_instead_of_silently_loading_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -238,9 +240,11 @@ def test_no_data_at_all_warns_instead_of_silently_loading_nothing(caplog: pytest
 
 def test_a_window_fully_covered_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeDaily(records_at([500, 400, 100]))
+    stats = WalkStats()
     with caplog.at_level(logging.WARNING):
-        walk(fetch_from(fake), at(200), at(1000))
+        walk(fetch_from(fake), at(200), at(1000), stats=stats)
     assert caplog.records == []
+    assert not stats.reached_end  # it passed below the start: the whole window is covered
 
 
 def test_progress_is_logged_every_ten_pages_and_a_summary_at_the_end(
@@ -280,7 +284,10 @@ def test_any_dataset_and_window_yields_exactly_the_truth(
 @pytest.mark.parametrize(
     "body",
     [
-        {"data": []},
+        {"total_count": 0, "items": []},
+        {"data": {"id": "a", "createdAt": "2024-03-15T00:00:00.000Z"}},
+        {"data": None},
+        {"error": "server-error", "info": "oops"},
         None,
         "[]",
         [1, 2],
@@ -290,13 +297,31 @@ def test_any_dataset_and_window_yields_exactly_the_truth(
         [{"id": "a"}],
     ],
 )
-def test_anything_but_an_array_of_log_records_is_malformed(body: Any) -> None:
+def test_anything_but_an_array_or_a_data_object_of_log_records_is_malformed(body: Any) -> None:
     with pytest.raises(MalformedResponse):
         parse_page(body)
 
 
 def test_an_empty_array_is_an_empty_page() -> None:
     assert parse_page([]) == []
+
+
+def test_dailys_list_object_is_a_page_of_its_data_and_its_other_keys_are_ignored() -> None:
+    records = [
+        {"id": "b", "createdAt": "2024-03-15T00:00:02.000Z"},
+        {"id": "a", "createdAt": "2024-03-15T00:00:01.000Z"},
+    ]
+    as_array = parse_page(records)
+    as_object = parse_page({"total_count": 1234, "data": records, "next": None})
+
+    assert as_object == as_array
+    assert [entry.id for entry in as_object] == ["b", "a"]
+    assert parse_page({"total_count": 0, "data": []}) == []
+
+
+def test_an_object_page_with_a_bad_record_is_malformed_like_an_array_page() -> None:
+    with pytest.raises(MalformedResponse, match="no string 'id'"):
+        parse_page({"total_count": 1, "data": [{"createdAt": "2024-03-15T00:00:00.000Z"}]})
 
 
 def test_created_at_parses_dailys_format_to_aware_utc() -> None:

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.scopes import replace_scope
 
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import ColumnType
@@ -85,7 +86,7 @@ def test_file_in_a_missing_directory_is_a_config_error_naming_the_directory(tmp_
     staged = stage_day(tmp_path, 0, 1)
 
     for attempt in (
-        lambda: warehouse.replace_window(table="logs", source="api", window=day(0), staged=staged),
+        lambda: warehouse.replace_window(scope=replace_scope("logs", "api", day(0)), staged=staged),
         lambda: warehouse.record_load(audit("load-1")),
         warehouse.connect,
     ):
@@ -101,7 +102,7 @@ def test_lock_timeout_says_another_load_holds_the_file_and_how_to_wait_longer(tm
     staged = stage_day(tmp_path, 0, 1)
 
     with holding_lock(db), pytest.raises(WarehouseError) as raised:
-        warehouse.replace_window(table="logs", source="api", window=day(0), staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", day(0)), staged=staged)
 
     message = str(raised.value)
     assert f"another load holds the DuckDB file {db}" in message
@@ -141,7 +142,9 @@ def test_write_waits_for_the_lock_and_proceeds_once_it_is_released(tmp_path):
 
     def load() -> None:
         try:
-            results.append(warehouse.replace_window(table="logs", source="api", window=day(0), staged=staged))
+            results.append(
+                warehouse.replace_window(scope=replace_scope("logs", "api", day(0)), staged=staged)
+            )
         except BaseException as exc:
             results.append(exc)
 
@@ -167,10 +170,10 @@ def test_connect_holds_the_file_until_close(tmp_path):
     reader.connect()
 
     with pytest.raises(WarehouseError, match="another load holds the DuckDB file"):
-        writer.replace_window(table="logs", source="api", window=day(0), staged=staged)
+        writer.replace_window(scope=replace_scope("logs", "api", day(0)), staged=staged)
     reader.close()
 
-    assert writer.replace_window(table="logs", source="api", window=day(0), staged=staged) == 2
+    assert writer.replace_window(scope=replace_scope("logs", "api", day(0)), staged=staged) == 2
 
 
 # One loading process: waits for the lock like any load, then replaces each window it was given
@@ -183,6 +186,7 @@ from daily_provider.schema import ColumnType
 from daily_provider.warehouses.base import LoadRecord, StagedWindow
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
+from daily_provider.scope import LoadScope
 
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s", force=True)
 db, jobs = sys.argv[1], json.loads(sys.argv[2])
@@ -194,7 +198,8 @@ for job in jobs:
                         datetime.now(timezone.utc))
     warehouse.record_load(record)
     staged = StagedWindow(Path(job["path"]), key, job["rows"])
-    record.rows = warehouse.replace_window(table="logs", source="api", window=window, staged=staged)
+    scope = LoadScope("logs", "api", "domain-1").covering(window)
+    record.rows = warehouse.replace_window(scope=scope, staged=staged)
     record.status = "success"
     warehouse.record_load(record)
 """

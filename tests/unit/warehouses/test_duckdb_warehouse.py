@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.scopes import TEST_DOMAIN, replace_scope
 
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import FIXED_COLUMNS, ColumnType
@@ -107,7 +108,7 @@ def test_hostile_table_names_are_rejected_before_the_file_is_opened(tmp_path, ta
     staged = write_staged(tmp_path / "staged.parquet", KEY_COLUMNS, rows_at("a"))
 
     with pytest.raises(DailyConfigError, match="not allowed"):
-        warehouse.replace_window(table=table, source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope(table, "api", WINDOW), staged=staged)
     with pytest.raises(DailyConfigError, match="not allowed"):
         warehouse.table_columns(table)
 
@@ -120,15 +121,13 @@ def test_hostile_table_names_are_rejected_before_the_file_is_opened(tmp_path, ta
 )
 def test_hostile_staged_column_names_are_rejected_and_leave_the_table_alone(warehouse, tmp_path, column):
     warehouse.replace_window(
-        table="logs",
-        source="api",
-        window=WINDOW,
+        scope=replace_scope("logs", "api", WINDOW),
         staged=write_staged(tmp_path / "a.parquet", KEY_COLUMNS, rows_at("a")),
     )
     hostile = write_staged(tmp_path / "b.parquet", {**KEY_COLUMNS, column: ColumnType.STRING}, rows_at("b"))
 
     with pytest.raises(WarehouseError, match="not valid column names"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=hostile)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=hostile)
 
     assert warehouse.table_columns("logs") == FIXED_COLUMNS
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["a"]
@@ -147,7 +146,7 @@ def test_column_names_that_are_sql_keywords_are_quoted_and_load(warehouse, tmp_p
         rows_at("a", select="*", **{"from": 3, "order": True, "group": '{"by": 1}'}),
     )
 
-    warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+    warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert list(warehouse.table_columns("logs").items())[-4:] == list(keywords.items())
     relation = warehouse.connect().table("logs").select('"select", "from", "order", "group"')
@@ -155,19 +154,15 @@ def test_column_names_that_are_sql_keywords_are_quoted_and_load(warehouse, tmp_p
 
 
 def test_table_name_in_another_case_loads_into_the_same_table(warehouse, tmp_path):
-    extra = {**KEY_COLUMNS, "response__n": ColumnType.INT64}
+    extra = {**KEY_COLUMNS, "domain_id": ColumnType.STRING, "response__n": ColumnType.INT64}
     warehouse.replace_window(
-        table="Logs",
-        source="api",
-        window=WINDOW,
-        staged=write_staged(tmp_path / "a.parquet", extra, rows_at("a")),
+        scope=replace_scope("Logs", "api", WINDOW),
+        staged=write_staged(tmp_path / "a.parquet", extra, rows_at("a", domain_id=TEST_DOMAIN)),
     )
 
     warehouse.replace_window(
-        table="LOGS",
-        source="api",
-        window=WINDOW,
-        staged=write_staged(tmp_path / "b.parquet", extra, rows_at("b")),
+        scope=replace_scope("LOGS", "api", WINDOW),
+        staged=write_staged(tmp_path / "b.parquet", extra, rows_at("b", domain_id=TEST_DOMAIN)),
     )
 
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["b"]
@@ -179,7 +174,7 @@ def test_staged_window_key_column_of_another_type_is_refused_before_any_change(w
     staged = StagedWindow(path=tmp_path / "never-read.parquet", columns=columns, rows=0)
 
     with pytest.raises(WarehouseError, match=f"must have column {column} of type"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert warehouse.table_columns("logs") == {}
 
@@ -196,9 +191,7 @@ def test_staged_window_key_column_of_another_type_is_refused_before_any_change(w
 )
 def test_staged_rows_outside_the_window_or_source_are_refused_and_change_nothing(warehouse, tmp_path, stray):
     warehouse.replace_window(
-        table="logs",
-        source="api",
-        window=WINDOW,
+        scope=replace_scope("logs", "api", WINDOW),
         staged=write_staged(tmp_path / "a.parquet", KEY_COLUMNS, rows_at("a")),
     )
     rows = rows_at("b", "c")
@@ -208,7 +201,7 @@ def test_staged_rows_outside_the_window_or_source_are_refused_and_change_nothing
     with pytest.raises(
         WarehouseError, match=r"1 staged rows .* another source or a created_at outside the window"
     ):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert warehouse.table_columns("logs") == FIXED_COLUMNS
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["a"]
@@ -216,15 +209,13 @@ def test_staged_rows_outside_the_window_or_source_are_refused_and_change_nothing
 
 def test_staged_file_with_another_row_count_than_declared_is_rolled_back(warehouse, tmp_path):
     warehouse.replace_window(
-        table="logs",
-        source="api",
-        window=WINDOW,
+        scope=replace_scope("logs", "api", WINDOW),
         staged=write_staged(tmp_path / "a.parquet", KEY_COLUMNS, rows_at("a")),
     )
     staged = write_staged(tmp_path / "b.parquet", KEY_COLUMNS, rows_at("b", "c"), declared_rows=5)
 
     with pytest.raises(WarehouseError, match="holds 2 rows but its StagedWindow says 5"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["a"]
 
@@ -232,15 +223,13 @@ def test_staged_file_with_another_row_count_than_declared_is_rolled_back(warehou
 def test_invalid_json_in_a_json_column_is_rolled_back(warehouse, tmp_path):
     columns = {**KEY_COLUMNS, "request": ColumnType.JSON}
     warehouse.replace_window(
-        table="logs",
-        source="api",
-        window=WINDOW,
+        scope=replace_scope("logs", "api", WINDOW),
         staged=write_staged(tmp_path / "a.parquet", columns, rows_at("a")),
     )
     staged = write_staged(tmp_path / "b.parquet", columns, rows_at("b", request="{not json"))
 
     with pytest.raises(WarehouseError, match="rolled back"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["a"]
 
@@ -249,9 +238,7 @@ def test_timestamp_column_widened_to_text_reads_in_utc(warehouse, tmp_path):
     column = "response__expires"
     at = datetime(2024, 3, 15, 18, 42, tzinfo=timezone.utc)
     warehouse.replace_window(
-        table="logs",
-        source="api",
-        window=WINDOW,
+        scope=replace_scope("logs", "api", WINDOW),
         staged=write_staged(
             tmp_path / "a.parquet",
             {**KEY_COLUMNS, column: ColumnType.TIMESTAMP},
@@ -262,7 +249,7 @@ def test_timestamp_column_widened_to_text_reads_in_utc(warehouse, tmp_path):
     later = Window(WINDOW.end, WINDOW.end + timedelta(days=1))
     text_rows = [{"id": "b", "created_at": later.start, "source": "api", column: "never"}]
     staged = write_staged(tmp_path / "b.parquet", {**KEY_COLUMNS, column: ColumnType.STRING}, text_rows)
-    warehouse.replace_window(table="logs", source="api", window=later, staged=staged)
+    warehouse.replace_window(scope=replace_scope("logs", "api", later), staged=staged)
 
     assert warehouse.table_columns("logs")[column] is ColumnType.STRING
     values = warehouse.connect().table("logs").order("id").select(f'"{column}"').fetchall()
@@ -277,7 +264,7 @@ def test_column_of_a_type_the_provider_does_not_manage_is_named_in_the_error(war
     staged = write_staged(tmp_path / "a.parquet", {**KEY_COLUMNS, "n": ColumnType.INT64}, rows_at("a", n=1))
 
     with pytest.raises(WarehouseError, match="column n of DuckDB table 'logs' has type INTEGER"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
 
 def test_existing_table_whose_window_key_has_another_type_is_refused(warehouse, tmp_path):
@@ -290,7 +277,7 @@ def test_existing_table_whose_window_key_has_another_type_is_refused(warehouse, 
     )
 
     with pytest.raises(WarehouseError, match="window key column created_at is STRING but must be TIMESTAMP"):
-        warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert warehouse.table_columns("logs") == {**KEY_COLUMNS, "created_at": ColumnType.STRING}
 
@@ -313,7 +300,7 @@ def test_a_window_that_outgrows_the_memory_limit_is_retried_with_more_and_loads(
     caplog.set_level("WARNING", logger="daily_provider.warehouses.duckdb")
 
     with warehouse:
-        rows = warehouse.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        rows = warehouse.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
         limit = warehouse.connect().execute("SELECT current_setting('memory_limit')").fetchone()
 
     assert rows == len(ids)
@@ -328,7 +315,7 @@ def test_a_window_that_outgrows_the_memory_limit_is_retried_with_more_and_loads(
 def test_running_out_of_memory_on_every_retry_fails_clearly_and_keeps_the_old_rows(tmp_path, monkeypatch):
     warehouse = DuckDBWarehouse(tmp_path / "logs.duckdb", memory_limit="1GB", threads=2)
     warehouse.replace_window(
-        table="logs", source="api", window=WINDOW, staged=wide_window(tmp_path, "a.parquet", ["old"])
+        scope=replace_scope("logs", "api", WINDOW), staged=wide_window(tmp_path, "a.parquet", ["old"])
     )
     monkeypatch.setattr("daily_provider.warehouses.duckdb.MEMORY_RETRIES", 0)
     small = DuckDBWarehouse(tmp_path / "logs.duckdb", memory_limit="8MB", threads=2)
@@ -337,7 +324,7 @@ def test_running_out_of_memory_on_every_retry_fails_clearly_and_keeps_the_old_ro
     with pytest.raises(
         WarehouseError, match=r"ran out of DuckDB's memory_limit \(8MB\) and was rolled back.*--memory-limit"
     ):
-        small.replace_window(table="logs", source="api", window=WINDOW, staged=staged)
+        small.replace_window(scope=replace_scope("logs", "api", WINDOW), staged=staged)
 
     assert [row[0] for row in table_rows(warehouse, "logs")] == ["old"]
 
