@@ -113,7 +113,3 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
-
-
-def print_summary(path: str | Path) -> None:
-    print(summary_text(path))
