@@ -16,9 +16,14 @@ export UV_NO_PROGRESS := 1
 .PHONY: help venv test lint demo bench soak clean backfill-demo
 
 help:
-	@echo "make demo   - the example DAG against the local simulator into DuckDB, with a summary"
-	@echo "make test   - lint, type-check and the whole test suite"
-	@echo "make bench  - benchmarks (results in BENCHMARKS.md)"
+	@echo "make demo           - the example DAG against the local simulator into DuckDB, with a summary"
+	@echo "make backfill-demo  - a real Airflow backfill of 7 days (scheduler, LocalExecutor) against the simulator, checked"
+	@echo "make test           - lint, type-check and the whole test suite (about 8 minutes)"
+	@echo "make lint           - ruff (lint and format check) and mypy only"
+	@echo "make bench          - benchmarks (results in BENCHMARKS.md)"
+	@echo "make soak           - the long fault runs: 200 windows under faults, 10 kills mid-load"
+	@echo "make venv           - create .venv from uv.lock (the other targets do it when needed)"
+	@echo "make clean          - remove .demo and the tool caches"
 
 $(UV):
 	$(PYTHON_BOOT) -m venv $(TOOLS)

@@ -4,22 +4,29 @@
 for one window, for debugging and one-off loads; ``daily-logs backfill`` loads a multi-day range in
 one walk (:func:`daily_provider.load.load_range`), replacing each day on its own. The key comes from
 ``DAILY_API_KEY`` only, never from an argument (arguments end up in shell history and process lists).
+Results go to stdout (one JSON document with ``--json``), progress logs and errors to stderr; an error
+is one line and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from daily_provider import __version__
+from daily_provider.cli_format import ENVIRONMENT_EPILOG, EXIT_EPILOG, HelpFormatter
 from daily_provider.exceptions import DailyError
+from daily_provider.hooks.settings import DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_SECOND
 
 if TYPE_CHECKING:
     from daily_provider.hooks.client import DailyClient
@@ -30,24 +37,68 @@ BASE_URL_ENV = "DAILY_API_BASE_URL"
 # The CLI runs on laptops and small boxes: a low DuckDB buffer by default (the operator keeps 1GB).
 CLI_MEMORY_LIMIT = "128MB"
 ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+DESCRIPTION = (
+    "Load Daily's REST API logs into DuckDB outside Airflow (what the operator runs), serve the local "
+    "Daily simulator, and summarize a loaded DuckDB file or add analysis views to it."
+)
+# Errors whose message says all a user needs (with DuckDB's: a file locked by another process, not
+# a database); any other exception is a bug, shown with its type.
+_EXPECTED_ERRORS = (DailyError, ValueError, OSError)
+
+
+def _subparser(
+    sub: argparse._SubParsersAction, name: str, *, help: str, description: str | None = None, epilog: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description or help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+        parents=[_verbosity()],
+    )
+    return parser
+
+
+def _verbosity() -> argparse.ArgumentParser:
+    # SUPPRESS: a subcommand that was not given -v must not reset a -v given before it.
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging on stderr"
+    )
+    return parent
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as one JSON document on stdout instead of text (logs stay on stderr)",
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", choices=("api", "webhook"), default="api")
-    parser.add_argument("--duckdb", required=True, help="DuckDB database file")
-    parser.add_argument("--table", help="target table (default daily_<source>_logs)")
+    parser.add_argument("--source", choices=("api", "webhook"), default="api", help="which logs to load")
+    parser.add_argument("--duckdb", required=True, help="DuckDB database file (created if missing)")
+    parser.add_argument("--table", help="target table (default: daily_<source>_logs)")
     parser.add_argument(
-        "--base-url", help=f"Daily API base URL (default ${BASE_URL_ENV} or https://api.daily.co/v1)"
+        "--base-url", help=f"Daily API base URL (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})"
     )
     parser.add_argument(
-        "--chunk-rows", type=int, default=10_000, help="records staged at a time (memory bound)"
+        "--chunk-rows", type=int, default=10_000, help="records staged at a time, which bounds memory"
     )
-    parser.add_argument("--requests-per-second", type=float, help="client-side rate limit (default 2)")
-    parser.add_argument("--run-id", help="run id written to _run_id and the audit table")
+    parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        help=f"client-side limit on this command's requests (default: {DEFAULT_REQUESTS_PER_SECOND:g})",
+    )
+    parser.add_argument(
+        "--run-id", help="run id written to _run_id and the audit table (default: cli__<random>)"
+    )
     parser.add_argument(
         "--memory-limit",
         default=CLI_MEMORY_LIMIT,
-        help=f"DuckDB memory_limit for the load (default {CLI_MEMORY_LIMIT}: a 1M-record load peaks near "
+        help=f"DuckDB memory_limit for the load (default: {CLI_MEMORY_LIMIT}; a 1M-record load peaks near "
         "280 MB, staging and DuckDB included; 1GB cuts the INSERT's time by about a third; doubled up to 8x "
         "and retried if a window needs more)",
     )
@@ -56,10 +107,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="walk from the newest record and record no cursor anchors (daily_logs_anchors)",
     )
+    _add_json(parser)
 
 
 def _add_load(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("load", help="load one window of logs into DuckDB")
+    parser = _subparser(
+        sub, "load", help="load one window of logs into DuckDB", epilog=ENVIRONMENT_EPILOG + EXIT_EPILOG
+    )
     parser.add_argument(
         "--start", required=True, help="window start, ISO-8601 with zone, e.g. 2026-01-01T00:00:00Z"
     )
@@ -69,7 +123,8 @@ def _add_load(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_backfill(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    parser = _subparser(
+        sub,
         "backfill",
         help="load a multi-day range into DuckDB in one walk, replacing each day on its own",
         description=(
@@ -77,6 +132,7 @@ def _add_backfill(sub: argparse._SubParsersAction) -> None:
             "atomically as soon as the walk has passed below its start. Costs about one request per "
             "100 records of the whole range, where loading day by day costs a walk per day."
         ),
+        epilog=ENVIRONMENT_EPILOG + EXIT_EPILOG,
     )
     parser.add_argument(
         "--start", required=True, help="range start, ISO-8601 with zone, e.g. 2026-01-01T00:00:00Z"
@@ -86,7 +142,7 @@ def _add_backfill(sub: argparse._SubParsersAction) -> None:
         "--step-hours",
         type=int,
         default=24,
-        help="width of each replaced window in hours, aligned to UTC (default 24: UTC days)",
+        help="width of each replaced window in hours, aligned to UTC (default: 24, UTC days)",
     )
     _add_common(parser)
     parser.set_defaults(func=_run_backfill)
@@ -113,6 +169,14 @@ def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
     return hook, NormalizeConfig(redaction=policy)
 
 
+def _print_result(args: argparse.Namespace, text: Callable[[], str], data: Callable[[], Any]) -> None:
+    """Print the command's result once: as text, or with ``--json`` as one JSON document."""
+    if args.json:
+        print(json.dumps(data(), sort_keys=True))
+    else:
+        print(text())
+
+
 def _run_load(args: argparse.Namespace) -> int:
     from daily_provider.load import load_window
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -133,7 +197,7 @@ def _run_load(args: argparse.Namespace) -> int:
             use_anchors=not args.no_anchors,
             stage_in_child_process=True,
         )
-    print(summary.describe())
+    _print_result(args, summary.describe, summary.as_dict)
     return 0
 
 
@@ -160,38 +224,51 @@ def _run_backfill(args: argparse.Namespace) -> int:
             use_anchors=not args.no_anchors,
             stage_in_child_process=True,
         )
-    for loaded in summary.windows:
-        print(loaded.describe())
-    print(summary.describe())
+
+    def text() -> str:
+        return "\n".join([*(loaded.describe() for loaded in summary.windows), summary.describe()])
+
+    _print_result(args, text, summary.as_dict)
     return 0
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     from daily_provider.simulator import cli as simulator_cli
 
-    parser = sub.add_parser("simulate", help="serve a local Daily logs API on loopback")
+    parser = _subparser(sub, "simulate", help="serve a local Daily logs API on loopback", epilog=EXIT_EPILOG)
     simulator_cli.add_arguments(parser)
     parser.set_defaults(func=simulator_cli.run)
 
 
 def _add_summary(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("summary", help="print a readable summary of a DuckDB logs database")
-    parser.add_argument("--duckdb", required=True, help="DuckDB database file")
+    parser = _subparser(
+        sub, "summary", help="print a readable summary of a DuckDB logs database", epilog=EXIT_EPILOG
+    )
+    parser.add_argument("--duckdb", required=True, help="DuckDB database file (opened read-only)")
+    _add_json(parser)
     parser.set_defaults(func=_run_summary)
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    from daily_provider.summary import print_summary
+    from daily_provider.summary import summary_data, summary_text
 
-    print_summary(args.duckdb)
+    if args.json:
+        print(json.dumps(summary_data(args.duckdb), sort_keys=True))
+    else:
+        print(summary_text(args.duckdb))
     return 0
 
 
 def _add_views(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("views", help="create (or replace) the analysis views in a DuckDB file")
-    parser.add_argument("--duckdb", required=True, help="DuckDB database file")
-    parser.add_argument("--api-table", default="daily_api_logs")
-    parser.add_argument("--webhook-table", default="daily_webhook_logs")
+    parser = _subparser(
+        sub,
+        "views",
+        help="create (or replace) the analysis views in an existing DuckDB file",
+        epilog=EXIT_EPILOG,
+    )
+    parser.add_argument("--duckdb", required=True, help="DuckDB database file; must exist (never created)")
+    parser.add_argument("--api-table", default="daily_api_logs", help="table of source=api loads")
+    parser.add_argument("--webhook-table", default="daily_webhook_logs", help="table of source=webhook loads")
     parser.set_defaults(func=_run_views)
 
 
@@ -205,16 +282,31 @@ def _run_views(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="daily-logs", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="daily-logs",
+        description=DESCRIPTION,
+        epilog=ENVIRONMENT_EPILOG + EXIT_EPILOG,
+        formatter_class=HelpFormatter,
+        parents=[_verbosity()],
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.set_defaults(verbose=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_load(sub)
     _add_backfill(sub)
     _add_simulate(sub)
     _add_summary(sub)
     _add_views(sub)
     return parser
+
+
+class _ResultGoesToStdout(logging.Filter):
+    """Drop load.py's closing "loaded ..." log line: the command prints that result on stdout itself.
+
+    In Airflow that log line is the task's summary; here it would show the same result twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("loaded ")
 
 
 class Terminated(BaseException):
@@ -225,6 +317,19 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(
         "stopped by SIGTERM; the window being loaded was left as it was and its attempt recorded as failed"
     )
+
+
+def _expected(exc: BaseException) -> bool:
+    duckdb = sys.modules.get("duckdb")  # not imported: the error cannot be DuckDB's
+    return isinstance(exc, _EXPECTED_ERRORS) or (duckdb is not None and isinstance(exc, duckdb.Error))
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for ``exc``: its message with newlines folded, prefixed by its type if it is unexpected."""
+    message = " ".join(str(exc).split())
+    if _expected(exc) and message:
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,20 +344,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    load_log = logging.getLogger("daily_provider.load")
+    result_filter = _ResultGoesToStdout()
+    load_log.addFilter(result_filter)
     # Python's default SIGTERM handling exits at once and would leave the audit row 'running'.
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.func(args))
-    except (DailyError, ValueError, OSError) as exc:
-        print(f"daily-logs {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except Terminated as exc:
         print(f"daily-logs {args.command}: {exc}", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        hint = "" if _expected(exc) or args.verbose else " (run with -v for the traceback)"
+        print(f"daily-logs {args.command}: error: {error_line(exc)}{hint}", file=sys.stderr)
+        return 1
     finally:
+        load_log.removeFilter(result_filter)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
 

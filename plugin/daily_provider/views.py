@@ -103,7 +103,15 @@ def create_views_duckdb(
     api_table: str = default_table("api"),
     webhook_table: str = default_table("webhook"),
 ) -> ViewsReport:
-    """Create or replace the analysis views in the DuckDB file ``path`` (waits for a running load)."""
+    """Create or replace the analysis views in the DuckDB file ``path`` (waits for a running load).
+
+    The file must exist: views over a mistyped path would otherwise create an empty database.
+    """
+    if not Path(path).is_file():
+        raise DailyConfigError(
+            f"no DuckDB file at {path}; load a window into it first (daily-logs load --duckdb {path} ...), "
+            "then create the views"
+        )
     warehouse = DuckDBWarehouse(path, memory_limit="256MB", threads=1)
     try:
         return create_views(warehouse, api_table=api_table, webhook_table=webhook_table)

@@ -18,6 +18,7 @@ from tests.bigquery.staged import record, stage
 from tests.scopes import replace_scope
 
 from daily_provider.endpoints import endpoint_template
+from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.load import load_window
 from daily_provider.normalize import NormalizeConfig
@@ -95,6 +96,7 @@ def test_views_are_skipped_until_their_table_exists_and_can_be_created_again(
     simulator: SimulatorServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "logs.duckdb"
+    duckdb.connect(str(path)).close()
     empty = create_views_duckdb(path)
     assert empty.created == []
     assert set(empty.skipped) == set(VIEW_NAMES)
@@ -108,6 +110,13 @@ def test_views_are_skipped_until_their_table_exists_and_can_be_created_again(
     assert list(api_only.skipped) == ["daily_webhook_failures_by_day"]
     # Views are replaced, so repeating is safe.
     assert create_views_duckdb(path).created == api_only.created
+
+
+def test_views_on_a_missing_file_fail_without_creating_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "typo.duckdb"
+    with pytest.raises(DailyConfigError, match=r"no DuckDB file at .*typo\.duckdb"):
+        create_views_duckdb(path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_requests_by_day_counts_every_call_and_error_per_endpoint(

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from daily_provider.exceptions import DailyConfigError
 
-DEFAULT_BASE_URL = "https://api.daily.co/v1"
+API_ROOT_PATH = "/v1"
+DEFAULT_BASE_URL = "https://api.daily.co" + API_ROOT_PATH
 DEFAULT_REQUESTS_PER_SECOND = 2.0
 DEFAULT_MAX_RETRIES = 6
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -131,9 +132,12 @@ def validate_api_key(api_key: str | None, *, source: str) -> str:
 
 
 def normalize_base_url(raw: str, *, allow_insecure_http: bool) -> str:
-    """Return the base URL without a trailing slash; a missing scheme means https://.
+    """Return the base URL without a trailing slash; a missing scheme means https://, no path /v1.
 
-    Plain http:// is accepted only for loopback hosts (the simulator) or with ``allow_insecure_http``.
+    Daily serves its API only below ``/v1``, so a bare host (``api.daily.co``, as people type it into a
+    connection's host field) means ``https://api.daily.co/v1``; without it every request would 404. An
+    explicit path is kept as given (a proxy may mount Daily anywhere). Plain http:// is accepted only
+    for loopback hosts (the simulator) or with ``allow_insecure_http``.
     """
     text = raw.strip()
     if not text:
@@ -174,7 +178,8 @@ def normalize_base_url(raw: str, *, allow_insecure_http: bool) -> str:
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     if port is not None:
         netloc = f"{netloc}:{port}"
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+    path = parts.path.rstrip("/") or API_ROOT_PATH
+    return f"{scheme}://{netloc}{path}"
 
 
 def is_loopback_host(host: str) -> bool:

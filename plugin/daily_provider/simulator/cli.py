@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from daily_provider import __version__
+from daily_provider.cli_format import EXIT_EPILOG, HelpFormatter
 from daily_provider.simulator.config import CONVENTIONS, RETRY_AFTER_STYLES, FaultConfig, SimulatorConfig
 from daily_provider.simulator.server import SimulatorServer
 
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the simulator's options (data, server, one flag per fault switch) to ``parser``."""
     data = parser.add_argument_group("data")
     data.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the generated records")
-    data.add_argument("--start", default=_DEFAULTS.start, help="timeline start, a UTC midnight (ISO-8601)")
+    data.add_argument("--start", default=_DEFAULTS.start, help="timeline start, a UTC midnight in ISO-8601")
     data.add_argument("--days", type=int, default=_DEFAULTS.days, help="timeline length in days")
     data.add_argument(
         "--api-per-day", type=int, default=_DEFAULTS.api_per_day, help="source=api records per day"
@@ -56,14 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--api-key", default=_DEFAULTS.api_key, help="the (fake) API key clients must send")
 
     server = parser.add_argument_group("server")
-    server.add_argument("--host", default="127.0.0.1", help="address to bind (keep it on loopback)")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind; keep it on loopback")
     server.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
     server.add_argument("--ready-file", type=Path, help="write the base URL to this file once listening")
 
     f = _FAULT_DEFAULTS
     faults = parser.add_argument_group("faults (all off by default)")
     faults.add_argument("--fault-seed", type=int, default=f.seed, help="seed of the fault decisions")
-    faults.add_argument("--max-limit", type=int, default=f.max_limit, help="cap on limit (applied silently)")
+    faults.add_argument("--max-limit", type=int, default=f.max_limit, help="cap on limit, applied silently")
     for flag, default, text in (
         ("--error-5xx-rate", f.error_5xx_rate, "probability of a 500/502/503/504"),
         ("--rate-429", f.rate_429, "probability of a 429"),
@@ -85,7 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-after", choices=RETRY_AFTER_STYLES, default=f.retry_after, help="Retry-After style on a 429"
     )
     faults.add_argument(
-        "--rate-limit-per-second", type=_optional_float, default=None, help="server-side limit; over it: 429"
+        "--rate-limit-per-second",
+        type=_optional_float,
+        default=None,
+        help="server-side limit; over it: 429 (default: none)",
     )
     faults.add_argument(
         "--arrivals-per-request",
@@ -94,10 +99,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="new head records per logs request",
     )
     faults.add_argument(
-        "--auth-fail-after", type=_optional_int, default=None, help="401 after N logs requests"
+        "--auth-fail-after",
+        type=_optional_int,
+        default=None,
+        help="401 after N logs requests (default: never)",
     )
     faults.add_argument(
-        "--forbidden-after", type=_optional_int, default=None, help="403 after N logs requests"
+        "--forbidden-after",
+        type=_optional_int,
+        default=None,
+        help="403 after N logs requests (default: never)",
     )
     faults.add_argument(
         "--unknown-cursor-id",
@@ -158,8 +169,9 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Bind first: a port in use then fails before our handlers replace the caller's.
     server = SimulatorServer(config, host=args.host, port=args.port).start()
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if args.ready_file is not None:
             _write_atomically(args.ready_file, server.base_url + "\n")
@@ -179,8 +191,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m daily_provider.simulator", description="Serve a local Daily logs API on loopback."
+        prog="python -m daily_provider.simulator",
+        description="Serve a local Daily logs API on loopback.",
+        epilog=EXIT_EPILOG,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -76,6 +76,16 @@ def test_a_connection_host_without_scheme_means_https(
     assert DailyHook().test_connection()[0] is True
 
 
+@pytest.mark.parametrize("host", ["api.daily.co", "https://api.daily.co"])
+def test_a_connection_host_of_dailys_bare_domain_requests_below_v1(
+    monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock, host: str
+) -> None:
+    set_connection(monkeypatch, host=host, password=API_KEY)
+    rsps.add(responses.GET, "https://api.daily.co/v1/logs/api", json=[])
+    assert DailyHook().test_connection() == (True, "Connection to Daily succeeded")
+    assert rsps.calls[0].request.url.startswith("https://api.daily.co/v1/logs/api?")
+
+
 def test_an_explicit_key_skips_the_connection_entirely(
     monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
 ) -> None:

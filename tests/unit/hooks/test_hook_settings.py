@@ -127,6 +127,34 @@ def test_base_urls_are_normalized(raw: str, expected: str) -> None:
     assert normalize_base_url(raw, allow_insecure_http=False) == expected
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["api.daily.co", "api.daily.co/", "https://api.daily.co", "https://api.daily.co/", "API.daily.co"],
+)
+def test_a_base_url_without_a_path_means_dailys_v1_root(raw: str) -> None:
+    # Without /v1 every request 404s: Daily serves its API only below /v1.
+    assert normalize_base_url(raw, allow_insecure_http=False) == "https://api.daily.co/v1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765/v1"),
+        ("http://localhost:9000/", "http://localhost:9000/v1"),
+        ("proxy.internal:8443", "https://proxy.internal:8443/v1"),
+    ],
+)
+def test_any_host_without_a_path_gets_v1_and_keeps_its_scheme_and_port(raw: str, expected: str) -> None:
+    assert normalize_base_url(raw, allow_insecure_http=False) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["https://proxy.internal/daily", "https://proxy.internal/daily/v1", "http://127.0.0.1:8765/v2"]
+)
+def test_a_base_url_with_an_explicit_path_is_kept_as_given(raw: str) -> None:
+    assert normalize_base_url(raw, allow_insecure_http=False) == raw
+
+
 def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
     with pytest.raises(DailyConfigError, match=r"plain http:// .* allow_insecure_http"):
         normalize_base_url("http://proxy.internal/v1", allow_insecure_http=False)
