@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daily_provider.anchors import (
     MAX_CANDIDATES,
@@ -36,13 +36,9 @@ from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.sql import validate_name
-from daily_provider.staging_base import ChildProcess, StagingStats
+from daily_provider.staging import StagingStats, StagingWriter
 from daily_provider.warehouses.base import AnchorStore, LoadRecord, Warehouse
 from daily_provider.window import Window
-
-if TYPE_CHECKING:
-    from daily_provider.staging import StagingWriter
-    from daily_provider.staging_process import StagingProcess
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +163,6 @@ def load_window(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
-    stage_in_child_process: bool = False,
 ) -> LoadSummary:
     """Load ``source`` records of ``window`` into ``table``, replacing what the window held.
 
@@ -175,9 +170,7 @@ def load_window(
     staged; any failure before or during it leaves the table as it was and is re-raised after the
     attempt is recorded as ``failed`` in ``daily_logs_loads``. With ``use_anchors`` (and a
     warehouse that is an AnchorStore) the walk starts from the nearest anchor at or after the
-    window's end, and the anchors it passes are stored for later walks. With
-    ``stage_in_child_process`` the Arrow work of staging runs in a child process that exits before
-    the warehouse load (see ``staging_process``): this process then never imports pyarrow.
+    window's end, and the anchors it passes are stored for later walks.
     """
     walk = _Walk.create(
         hook=hook,
@@ -190,7 +183,6 @@ def load_window(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
-        stage_in_child_process=stage_in_child_process,
     )
     log.info("loading %s records for %s into %s", source, window, walk.table)
     (summary,) = walk.run(window, [window])
@@ -212,7 +204,6 @@ def load_range(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
-    stage_in_child_process: bool = False,
 ) -> RangeSummary:
     """Load a multi-window range in one walk, replacing each ``step`` window atomically.
 
@@ -236,7 +227,6 @@ def load_range(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
-        stage_in_child_process=stage_in_child_process,
     )
     log.info(
         "loading %s records for %s into %s as %d windows of at most %s, in one walk",
@@ -358,10 +348,8 @@ class _Walk:
     chunk_rows: int
     staging_dir: str | Path | None
     url_filter: str | None
-    stage_in_child_process: bool
     stats: WalkStats
     anchoring: _Anchoring
-    spare_child: ChildProcess | None = None  # see _Piece
 
     @classmethod
     def create(
@@ -377,7 +365,6 @@ class _Walk:
         staging_dir: str | Path | None,
         url_filter: str | None,
         use_anchors: bool,
-        stage_in_child_process: bool = False,
     ) -> _Walk:
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
@@ -398,7 +385,6 @@ class _Walk:
             chunk_rows=chunk_rows,
             staging_dir=staging_dir,
             url_filter=url_filter,
-            stage_in_child_process=stage_in_child_process,
             stats=WalkStats(),
             anchoring=_Anchoring(store, AnchorScope(table, source, url_filter or "")),
         )
@@ -440,9 +426,6 @@ class _Walk:
                 current.fail(exc)
             raise
         finally:
-            if self.spare_child is not None:
-                self.spare_child.stop()
-                self.spare_child = None
             self.anchoring.save(self.stats.convention)
         return done
 
@@ -460,24 +443,14 @@ class _Piece:
         self._clock = time.monotonic()
         self._before = _Counters.of(walk.stats)
         self.replaced = False
-        arguments: dict[str, Any] = {
-            "run_id": walk.run_id,
-            "loaded_at": record.started_at,
-            "window": window,
-            "config": walk.config,
-            "chunk_rows": walk.chunk_rows,
-        }
-        self.writer: StagingWriter | StagingProcess
-        if walk.stage_in_child_process:
-            from daily_provider.staging_process import StagingProcess
-
-            # A child that staged a small window stays for the next one (see REUSE_BELOW_ROWS).
-            spare, walk.spare_child = walk.spare_child, None
-            self.writer = StagingProcess(Path(tmp.name), child=spare, keep_child=True, **arguments)
-        else:  # imported here: the process that stages in a child never imports pyarrow
-            from daily_provider.staging import StagingWriter
-
-            self.writer = StagingWriter(Path(tmp.name), **arguments)
+        self.writer = StagingWriter(
+            Path(tmp.name),
+            run_id=walk.run_id,
+            loaded_at=record.started_at,
+            window=window,
+            config=walk.config,
+            chunk_rows=walk.chunk_rows,
+        )
 
     @classmethod
     def open(cls, walk: _Walk, window: Window) -> _Piece:
@@ -510,7 +483,6 @@ class _Piece:
         walk = self.walk
         try:
             staged = self.writer.finish()
-            walk.spare_child = self.writer.take_child()
             rows = walk.warehouse.replace_window(
                 table=walk.table, source=walk.source, window=self.window, staged=staged
             )
