@@ -14,6 +14,7 @@ Parquet file: core columns, metadata columns, then flattened columns by name.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -70,81 +71,60 @@ class StagingStats:
     parse_errors: int = 0
 
 
-class _ChunkColumn:
-    """A flattened column of one chunk: its widened type and its (row, value) pairs."""
-
-    __slots__ = ("kind", "mixed", "python_type", "rows", "values")
-
-    def __init__(self, kind: ColumnType, python_type: type) -> None:
-        self.kind = kind
-        self.python_type = python_type
-        self.mixed = False  # values of more than one Python type: stored as per-value JSON
-        self.rows: list[int] = []
-        self.values: list[Any] = []
-
-
 # How a part stores each flattened column: (the chunk's widened type, stored as per-value JSON).
 PartLayout = dict[str, tuple[ColumnType, bool]]
 
 
 class _Chunk:
-    """The normalized rows of one chunk: core values by column, flattened values by column."""
+    """The normalized rows of one chunk: core values by row, flattened values by column."""
 
     def __init__(self) -> None:
         self.rows = 0
-        self.core: list[list[Any]] = [[] for _ in CORE_ORDER]
-        self.columns: dict[str, _ChunkColumn] = {}
+        self.core: list[tuple[Any, ...]] = []
+        self.columns: dict[str, list[tuple[int, Any, ColumnType]]] = {}
 
     def add(self, core: tuple[Any, ...], flat: list[FlatValue]) -> None:
         row = self.rows
-        for values, value in zip(self.core, core, strict=True):
-            values.append(value)
+        self.core.append(core)
         columns = self.columns
         for name, value, kind in flat:
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = _ChunkColumn(kind, type(value))
-            else:
-                if column.kind is not kind:
-                    column.kind = widen(column.kind, kind)  # type: ignore[assignment]
-                if column.python_type is not type(value):
-                    column.mixed = True
-            column.rows.append(row)
-            column.values.append(value)
+            try:
+                columns[name].append((row, value, kind))
+            except KeyError:
+                columns[name] = [(row, value, kind)]
         self.rows = row + 1
 
     def table(self) -> tuple[pa.Table, PartLayout]:
         """The chunk as an Arrow table in the lossless part layout, and that layout."""
+        count = self.rows
         names = list(CORE_ORDER)
         arrays = [
             pa.array(values, PHYSICAL_TYPES[kind])
-            for values, kind in zip(self.core, _CORE_TYPES, strict=True)
+            for values, kind in zip(zip(*self.core, strict=True), _CORE_TYPES, strict=True)
         ]
         layout: PartLayout = {}
-        for name, column in self.columns.items():
-            values = _on_rows(column, self.rows)
-            if column.mixed:
+        for name, entries in self.columns.items():
+            rows, values, kinds = zip(*entries, strict=True)
+            kind = functools.reduce(widen, set(kinds))
+            assert kind is not None
+            mixed = len(set(map(type, values))) > 1  # stored as per-value JSON, so each keeps its type
+            if len(rows) < count:
+                full: list[Any] = [None] * count
+                for row, value in zip(rows, values, strict=True):
+                    full[row] = value
+                values = full  # type: ignore[assignment]
+            if mixed:
                 array = pa.array(
                     [None if v is None else orjson.dumps(v).decode() for v in values], pa.string()
                 )
-            elif column.kind is ColumnType.TIMESTAMP:  # the text, converted once the final type is known
+            elif kind is ColumnType.TIMESTAMP:  # the text, converted once the final type is known
                 array = pa.array(values, pa.string())
             else:
-                array = pa.array(values, PHYSICAL_TYPES[column.kind])
+                array = pa.array(values, PHYSICAL_TYPES[kind])
             names.append(name)
             arrays.append(array)
-            layout[name] = (column.kind, column.mixed)
+            layout[name] = (kind, mixed)
         return pa.Table.from_arrays(arrays, names=names), layout
-
-
-def _on_rows(column: _ChunkColumn, count: int) -> list[Any]:
-    """The column's values on their rows, None on the rows without one."""
-    if len(column.rows) == count:
-        return column.values
-    full: list[Any] = [None] * count
-    for row, value in zip(column.rows, column.values, strict=True):
-        full[row] = value
-    return full
 
 
 def _convert(
