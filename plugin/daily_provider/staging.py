@@ -14,7 +14,6 @@ Parquet file: core columns, metadata columns, then flattened columns by name.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import tempfile
@@ -35,7 +34,7 @@ from daily_provider.exceptions import DailyConfigError, DailyError
 from daily_provider.flatten import FlatValue, parse_timestamp_text
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
 from daily_provider.redaction import value_text
-from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns, widen
+from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns, widen_all
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
@@ -105,7 +104,7 @@ class _Chunk:
         layout: PartLayout = {}
         for name, entries in self.columns.items():
             rows, values, kinds = zip(*entries, strict=True)
-            kind = functools.reduce(widen, set(kinds))
+            kind = widen_all(set(kinds))
             assert kind is not None
             mixed = len(set(map(type, values))) > 1  # stored as per-value JSON, so each keeps its type
             if len(rows) < count:
