@@ -269,7 +269,7 @@ def created_at_value(value: Any) -> datetime | None:
     """The aware UTC moment of a record's ``createdAt`` (ISO text or aware datetime), else None."""
     if type(value) is str:
         # Daily's own form, 2024-03-15T18:42:00.000Z, is nearly every record: skip the general parser.
-        # (datetime.replace costs ten times what parsing with the offset spelled out does.)
+        # (Parsing with the offset spelled out is cheaper than datetime.replace afterwards.)
         if len(value) == 24 and value[23] == "Z" and value[19] == "." and value[10] == "T":
             try:
                 moment = datetime.fromisoformat(value[:23] + "+00:00")
