@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,6 +163,68 @@ def _timestamps(array: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         )
 
 
+# Records a reader thread may hold ahead of normalizing: a few of the API's pages of 100.
+READ_AHEAD_RECORDS = 1_000
+# How long a caller that stopped early waits for the reader (inside a request, say) to stop.
+_STOP_WAIT_SECONDS = 1.0
+
+
+class _Ended:
+    """What the reader thread hands over last: None when ``records`` ran out, else its exception."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Iterator[Any]:
+    """Yield ``records`` in order, read by a thread at most ``limit`` ahead of the caller.
+
+    When the records come from the API, the thread waits for the next page while this one
+    normalizes the last, so staging never adds its time to the requests'. An exception of
+    ``records`` is raised here; when the caller stops early, the thread stops and closes
+    ``records`` (a generator's ``finally`` runs in the thread that ran it).
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=limit)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        iterator = iter(records)
+        ended = _Ended(None)
+        try:
+            for record in iterator:
+                if not hand_over(record):
+                    break
+        except BaseException as exc:  # raised again by the caller, in its own thread
+            ended = _Ended(exc)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        hand_over(ended)
+
+    reader = threading.Thread(target=read, name="daily-logs-read-ahead", daemon=True)
+    reader.start()
+    finished = False
+    try:
+        while not isinstance(item := handoff.get(), _Ended):
+            yield item
+        finished = True
+        if item.error is not None:
+            raise item.error
+    finally:
+        stop.set()
+        reader.join(timeout=None if finished else _STOP_WAIT_SECONDS)
+
+
 class StagingWriter:
     """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory.
 
@@ -239,7 +303,8 @@ class StagingWriter:
             self._write_part()
 
     def add_many(self, raws: Iterable[Mapping[str, Any]]) -> None:
-        for raw in raws:
+        """Take every record of ``raws``, read ahead by a thread (see :func:`read_ahead`)."""
+        for raw in read_ahead(raws):
             self.add(raw)
 
     def _seal_chunk(self) -> tuple[pa.Table, PartLayout]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from daily_provider.exceptions import DailyConfigError, DailyError
 from daily_provider.flatten import parse_timestamp_text
 from daily_provider.normalize import REDACTED, NormalizeConfig
 from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType
-from daily_provider.staging import StagingStats, StagingWriter
+from daily_provider.staging import READ_AHEAD_RECORDS, StagingStats, StagingWriter, read_ahead
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
@@ -365,3 +367,35 @@ def test_the_window_check_agrees_with_parsing_the_timestamp(
         except DailyError:
             accepted = False
     assert accepted == expected, (text, window)
+
+
+def test_read_ahead_yields_every_record_in_order_then_raises_the_sources_error() -> None:
+    def source() -> Iterator[int]:
+        yield from range(50)
+        raise ConnectionError("page 3 failed")
+
+    seen: list[int] = []
+    with pytest.raises(ConnectionError, match="page 3 failed"):
+        for item in read_ahead(source(), limit=4):
+            seen.append(item)
+    assert seen == list(range(50))
+
+
+def test_a_writer_that_refuses_a_record_stops_reading_and_closes_the_source(tmp_path: Path) -> None:
+    pulled: list[int] = []
+    closed = threading.Event()
+
+    def source() -> Iterator[dict[str, Any]]:
+        try:
+            for index in range(10_000):
+                pulled.append(index)
+                outside = {"createdAt": "2020-01-01T00:00:00.000Z"} if index == 10 else {}
+                yield record(index % 1000, **outside)
+        finally:
+            closed.set()
+
+    writer = StagingWriter(tmp_path, run_id="r", loaded_at=LOADED_AT, window=WINDOW)
+    with writer, pytest.raises(DailyError, match="not inside the window"):
+        writer.add_many(source())
+    assert closed.wait(timeout=10)
+    assert len(pulled) <= 10 + READ_AHEAD_RECORDS + 2  # read ahead a bounded number, not the whole source
