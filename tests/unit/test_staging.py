@@ -314,7 +314,7 @@ def test_timestamp_columns_hold_what_the_text_said(
     assert table.column("request__at").to_pylist() == [parse_timestamp_text(text) for text in texts]
 
 
-# -- worker processes ----------------------------------------------------------------------------
+# -- the window check and reading ahead ----------------------------------------------------------
 
 
 def many_records(count: int) -> list[dict[str, Any]]:
