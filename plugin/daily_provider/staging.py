@@ -8,7 +8,8 @@ a column whose values disagreed in the chunk as per-value JSON. The parts exist 
 column's final type is known only after the window's last record (a later value can widen it);
 :meth:`StagingWriter.finish` reads each part back once, converts every column to its final type
 with the same text forms whatever the chunk size, and streams the parts into the window's one
-Parquet file: core columns, metadata columns, then flattened columns by name.
+Parquet file: core columns, metadata columns, then flattened columns by name. The one other
+thread is :func:`read_ahead`'s, which fetches records while this one normalizes.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Itera
 
 
 class StagingWriter:
-    """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory.
+    """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory
+    (and, in :meth:`add_many`, up to :data:`READ_AHEAD_RECORDS` records read ahead).
 
     Use as a context manager: the part files are removed on exit, and so is the output file when
     :meth:`finish` did not complete.
