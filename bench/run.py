@@ -141,7 +141,7 @@ def end_to_end(ctx: Context) -> list[report.Row]:
 def end_to_end_limited(ctx: Context) -> list[report.Row]:
     """``daily-logs load`` against the simulator at Daily's documented rate and a latency per request."""
     limits = endtoend.ApiLimits()
-    planned = datasets.plan(min(LIMITED_RECORDS, ctx.records))
+    planned = datasets.plan(_expected_records("e2e-limited", ctx.records))
     runs = endtoend.measure_load(planned, ctx.repeat, logs=ctx.logs, limits=limits)
     for attempt, run in enumerate(runs):
         print(
@@ -414,8 +414,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _expected_records(name: str, records: int) -> int:
-    """The records a row of path ``name`` has in a run at ``records`` (the small end-to-end window is a tenth)."""
-    planned = datasets.plan(max(1, records // 10) if name == "e2e-small" else records)
+    """The records a row of path ``name`` has in a run at ``records`` (the small end-to-end window is a
+    tenth, the rate-limited one at most LIMITED_RECORDS)."""
+    if name == "e2e-small":
+        records = max(1, records // 10)
+    elif name == "e2e-limited":
+        records = min(LIMITED_RECORDS, records)
+    planned = datasets.plan(records)
     return planned.days * planned.per_day if name.startswith("e2e") else records
 
 
