@@ -1,8 +1,10 @@
-"""Path "daily-logs load": the CLI end to end against the simulator, one window, no client rate limit.
+"""Path "daily-logs load": the CLI end to end against the simulator, one window.
 
 The simulator runs as its own process (``daily-logs simulate --port 0``) serving exactly the records of
 the benchmark dataset for that size; the load runs as another, measured process, so its peak memory is
-the load's alone. Each size gets a fresh simulator and every run a fresh DuckDB file.
+the load's alone. Each size gets a fresh simulator and every run a fresh DuckDB file. Without a
+:class:`ApiLimits` neither side limits the rate; with one, the simulator answers each request after
+``latency_ms`` and refuses more than ``requests_per_second`` (429), and the client keeps to that rate.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from dataset import Dataset, simulator_config
@@ -21,11 +24,23 @@ from measure import Measurement, PathFailed, run_measured
 
 BIN = Path(sys.executable).parent
 DAILY_LOGS = str(BIN / "daily-logs")
-_SUMMARY = re.compile(r"loaded (\d+) api records .* in ([\d.]+)s \(")
+_SUMMARY = re.compile(r"loaded (\d+) api records .* in ([\d.]+)s \(.*?; (\d+) requests, ")
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Daily's documented limits, played by the simulator: a rate and a latency per request."""
+
+    requests_per_second: float = 20.0
+    latency_ms: float = 100.0
+
+    def floor_seconds(self, requests: int) -> float:
+        """The least time ``requests`` sequential requests take: each waits the latency or the rate."""
+        return requests * max(self.latency_ms / 1000, 1 / self.requests_per_second)
 
 
 @contextlib.contextmanager
-def simulator(dataset: Dataset, *, log_path: Path) -> Iterator[str]:
+def simulator(dataset: Dataset, *, log_path: Path, limits: ApiLimits | None = None) -> Iterator[str]:
     """Serve ``dataset``'s records on a free loopback port; yield the base URL."""
     config = simulator_config(dataset)
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
@@ -49,6 +64,13 @@ def simulator(dataset: Dataset, *, log_path: Path) -> Iterator[str]:
                 "--webhook-per-day",
                 "0",
             ]
+            if limits is not None:
+                command += [
+                    "--rate-limit-per-second",
+                    str(limits.requests_per_second),
+                    "--latency-ms",
+                    str(limits.latency_ms),
+                ]
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
             try:
                 assert process.stdout is not None
@@ -70,7 +92,9 @@ def simulator(dataset: Dataset, *, log_path: Path) -> Iterator[str]:
                     process.wait()
 
 
-def load_command(dataset: Dataset, base_url: str, duckdb_path: Path) -> list[str]:
+def load_command(
+    dataset: Dataset, base_url: str, duckdb_path: Path, limits: ApiLimits | None = None
+) -> list[str]:
     return [
         DAILY_LOGS,
         "load",
@@ -85,24 +109,26 @@ def load_command(dataset: Dataset, base_url: str, duckdb_path: Path) -> list[str
         "--base-url",
         base_url,
         "--requests-per-second",
-        "1000",
+        "1000" if limits is None else str(limits.requests_per_second),
     ]
 
 
-def measure_load(dataset: Dataset, repeat: int, *, logs: Path) -> list[Measurement]:
+def measure_load(
+    dataset: Dataset, repeat: int, *, logs: Path, limits: ApiLimits | None = None
+) -> list[Measurement]:
     """``repeat`` measured runs of ``daily-logs load`` for ``dataset``'s window."""
     runs: list[Measurement] = []
     env = {**os.environ, "DAILY_API_KEY": simulator_config(dataset).api_key}
-    with simulator(dataset, log_path=logs / f"simulator-{dataset.records}.log") as base_url:
+    name = f"{dataset.records}" + ("" if limits is None else "-limited")
+    with simulator(dataset, log_path=logs / f"simulator-{name}.log", limits=limits) as base_url:
         for attempt in range(repeat):
+            log_path = logs / f"e2e-{name}-{attempt}.log"
             with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-                command = load_command(dataset, base_url, Path(tmp) / "bench.duckdb")
-                measurement = run_measured(
-                    command, env=env, log_path=logs / f"e2e-{dataset.records}-{attempt}.log"
-                )
-            # The CLI prints its summary line, not JSON: the rows it loaded and the load's own seconds
-            # (the process also spends about a second on interpreter start and imports).
-            log_text = (logs / f"e2e-{dataset.records}-{attempt}.log").read_text(encoding="utf-8")
+                command = load_command(dataset, base_url, Path(tmp) / "bench.duckdb", limits)
+                measurement = run_measured(command, env=env, log_path=log_path)
+            # The CLI prints its summary line, not JSON: the rows it loaded, the load's own seconds
+            # (the process also spends about a second on interpreter start and imports) and requests.
+            log_text = log_path.read_text(encoding="utf-8")
             found = _SUMMARY.search(log_text)
             loaded = int(found.group(1)) if found else 0
             if found is None or loaded != dataset.days * dataset.per_day:
@@ -110,6 +136,10 @@ def measure_load(dataset: Dataset, repeat: int, *, logs: Path) -> list[Measureme
                     f"daily-logs load reported {loaded} records for a window of {dataset.days * dataset.per_day}; "
                     f"see {logs}"
                 )
-            measurement.result = {"records": loaded, "seconds": float(found.group(2))}
+            measurement.result = {
+                "records": loaded,
+                "seconds": float(found.group(2)),
+                "requests": int(found.group(3)),
+            }
             runs.append(measurement)
     return runs

@@ -143,18 +143,32 @@ def test_table_gives_ratios_to_dlt_and_to_the_parse_floor() -> None:
 def test_targets_say_met_or_not_met_from_the_rows() -> None:
     rows = {
         "parse": _row("parse", 1_000_000, [6.0], 10),
-        "ours": _row("ours", 1_000_000, [20.0], 250),
+        "ours": _row("ours", 1_000_000, [50.0], 250),
         "dlt": _row("dlt", 1_000_000, [150.0], 1600),
-        "e2e-small": _row("e2e-small", 100_000, [5.0], 250),
-        "e2e-full": _row("e2e-full", 1_000_000, [40.0], 280),
+        "e2e-small": _row("e2e-small", 100_000, [5.0], 300),
+        "e2e-full": _row("e2e-full", 1_000_000, [40.0], 336),
+        "e2e-limited": report.Row.of(
+            "e2e-limited",
+            "e2e-limited",
+            20_000,
+            [Measurement(22.0, 200 * MB, 200 * MB, 0, {"seconds": 21.5})],
+            command="cmd",
+            date="today",
+            extra={"requests": 201, "floor_seconds": 20.1},
+        ),
     }
     text = run.targets(rows, 1_000_000)
-    assert "7.50x dlt's records/s; target at least 5x: met" in text
-    assert "3.33x the floor's time; target within 4x: met" in text
-    assert "peaks at 280 MB for 1,000,000 records; target under 300 MB: met" in text
+    assert "3.00x dlt's records/s; target at least 2x: met" in text
+    assert "peaks at 336 MB for 1,000,000 records; target under 400 MB: met" in text
     assert "+12.0% of the 100,000-record peak; target within 15%: met" in text
-    rows["e2e-full"] = _row("e2e-full", 1_000_000, [40.0], 320)
-    assert "target under 300 MB: not met" in run.targets(rows, 1_000_000)
+    assert "took 21.5 s for 201 requests, +7.0% of the request floor (20.1 s" in text
+    assert "target within 10%: met" in text
+    rows["e2e-full"] = _row("e2e-full", 1_000_000, [40.0], 420)
+    rows["ours"] = _row("ours", 1_000_000, [80.0], 250)
+    text = run.targets(rows, 1_000_000)
+    assert "target under 400 MB: not met" in text
+    assert "target within 15%: not met" in text
+    assert "1.88x dlt's records/s; target at least 2x: not met" in text
 
 
 def test_page_names_the_machine_the_command_and_the_placeholder_section() -> None:

@@ -98,9 +98,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
         default=CLI_MEMORY_LIMIT,
-        help=f"DuckDB memory_limit for the load (default: {CLI_MEMORY_LIMIT}; a 1M-record load peaks near "
-        "280 MB, staging and DuckDB included; 1GB cuts the INSERT's time by about a third; doubled up to 8x "
-        "and retried if a window needs more)",
+        help=f"DuckDB memory_limit for the load (default {CLI_MEMORY_LIMIT}; more makes the INSERT faster; "
+        "doubled up to 8x and retried if a window needs more)",
     )
     parser.add_argument(
         "--no-anchors",
@@ -195,7 +194,6 @@ def _run_load(args: argparse.Namespace) -> int:
             config=config,
             chunk_rows=args.chunk_rows,
             use_anchors=not args.no_anchors,
-            stage_in_child_process=True,
         )
     _print_result(args, summary.describe, summary.as_dict)
     return 0
@@ -222,7 +220,6 @@ def _run_backfill(args: argparse.Namespace) -> int:
             config=config,
             chunk_rows=args.chunk_rows,
             use_anchors=not args.no_anchors,
-            stage_in_child_process=True,
         )
 
     def text() -> str:
@@ -333,9 +330,8 @@ def error_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Arrow's default allocator (mimalloc) kept ~35 MB of freed staging memory resident; the system
-    # allocator hands it back as staging goes. Read when pyarrow is first imported: by the staging
-    # child process (staging_process), which inherits this environment. A value set by the user wins.
+    # Arrow's default allocator (mimalloc) keeps freed staging memory resident; the system allocator
+    # hands it back as staging goes. Read when pyarrow is first imported. A value set by the user wins.
     if "pyarrow" not in sys.modules:  # called in-process (tests), it would only change the environment
         os.environ.setdefault(ARROW_POOL_ENV, "system")
     args = build_parser().parse_args(argv)

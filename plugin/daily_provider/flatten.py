@@ -2,14 +2,8 @@
 
 One pass over a parsed body does both jobs, because both must visit every key: sensitive
 values are replaced inside the body (so the stored JSON is redacted too) and every scalar,
-list or capped object up to ``max_depth`` becomes a column value. Two flatteners share the rules:
-
-- :class:`BodyFlattener` serves one record at a time (``Normalizer.normalize``): it owns the
-  window's column names and caps and returns ``(column, value, type)`` entries.
-- :class:`ChunkFlattener` serves a chunk of records (the staging path, possibly in a worker
-  process): it knows nothing of the window, keeps each body path's values in a :class:`Slot`
-  and logs the order in which paths first appeared, so that the window's :class:`BodyFlattener`
-  can later replay that order and name and cap the columns exactly as record-at-a-time would.
+list or capped object up to ``max_depth`` becomes a column value. :class:`BodyFlattener` owns
+the window's column names and caps and returns :data:`FlatValue` triples.
 
 Bodies must be the caller's own freshly parsed objects: they are changed in place.
 """
@@ -24,7 +18,7 @@ from typing import Any
 import orjson
 
 from daily_provider.redaction import Action, CompiledPolicy, PathNode
-from daily_provider.schema import BODY_PREFIXES, ColumnType, unique_column_name, widen
+from daily_provider.schema import BODY_PREFIXES, ColumnType, unique_column_name
 
 BOOL = ColumnType.BOOL
 INT64 = ColumnType.INT64
@@ -44,7 +38,8 @@ _TIMESTAMP_TEXT = re.compile(
 # Daily's own form, 2024-03-15T18:42:00.000Z: nearly every timestamp in its bodies.
 _MILLIS_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
-Entry = tuple[str, Any, ColumnType]
+# One flattened value of a body: (column name, value, its type).
+FlatValue = tuple[str, Any, ColumnType]
 
 
 class BigNumber(Exception):
@@ -172,11 +167,7 @@ class Node:
 
 
 class BodyFlattener:
-    """Flattens bodies for one window; the column set it admits is shared by all its records.
-
-    It is also the window's column registry for the chunked path: :meth:`child` and
-    :meth:`admit` are the only two decisions that depend on what came before.
-    """
+    """Flattens bodies for one window; the column set it admits is shared by all its records."""
 
     def __init__(self, policy: CompiledPolicy, *, max_depth: int, max_columns: int) -> None:
         self.policy = policy
@@ -190,7 +181,7 @@ class BodyFlattener:
         self.redacted = 0
         self.check_big_numbers = True
 
-    def flatten(self, prefix: str, body: Any, out: list[Entry]) -> None:
+    def flatten(self, prefix: str, body: Any, out: list[FlatValue]) -> None:
         """Redact ``body`` in place and append an entry for each of its flattened columns."""
         rules = self.policy.path_root(prefix)
         kind = type(body)
@@ -201,16 +192,16 @@ class BodyFlattener:
         elif kind is float and self.check_big_numbers and (body >= _BIG_FLOAT or body <= -_BIG_FLOAT):
             raise BigNumber
 
-    def mark(self, out: list[Entry]) -> tuple[int, int]:
+    def mark(self, out: list[FlatValue]) -> tuple[int, int]:
         """A point :meth:`rollback` can return to."""
         return len(out), self.redacted
 
-    def rollback(self, prefix: str, out: list[Entry], mark: tuple[int, int]) -> None:
+    def rollback(self, out: list[FlatValue], mark: tuple[int, int]) -> None:
         """Forget the entries and redaction counts since ``mark`` (admitted columns stay admitted)."""
         del out[mark[0] :]
         self.redacted = mark[1]
 
-    def child(self, node: Node, key: str) -> Node | None:
+    def _child(self, node: Node, key: str) -> Node | None:
         """``node``'s child for ``key``, created if the caps allow; None once they refuse it."""
         child = node.children.get(key)
         if child is None and len(self.names) < self.max_columns and self.nodes < self.node_limit:
@@ -218,7 +209,7 @@ class BodyFlattener:
             self.nodes += 1
         return child
 
-    def admit(self, node: Node) -> str:
+    def _admit(self, node: Node) -> str:
         """Give ``node`` its column name, or "" (for good) once ``max_columns`` is reached."""
         if len(self.names) >= self.max_columns:
             node.column = ""
@@ -228,7 +219,7 @@ class BodyFlattener:
         return node.column
 
     def _object(
-        self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[Entry]
+        self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[FlatValue]
     ) -> None:
         policy = self.policy
         children = node.children
@@ -250,7 +241,7 @@ class BodyFlattener:
                     )
                 elif value_type is dict:
                     if depth < self.max_depth:
-                        child = children.get(key) or self.child(node, key)
+                        child = children.get(key) or self._child(node, key)
                         if child is None:
                             self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
                         else:
@@ -278,170 +269,11 @@ class BodyFlattener:
                 else:  # not produced by a JSON parser; kept as text rather than failing the load
                     value = str(value)
                     kind = STRING
-            child = children.get(key) or self.child(node, key)
+            child = children.get(key) or self._child(node, key)
             if child is None:
                 continue
             column = child.column
             if column is None:
-                column = self.admit(child)
+                column = self._admit(child)
             if column:
                 out.append((column, value, kind))
-
-
-class Slot:
-    """One body path within one chunk: its redaction rule, its children, and the values it took.
-
-    ``rows``/``values`` hold the path's values and the chunk rows they belong to. ``kind`` is
-    the values' widened type; ``mixed`` says they were of more than one Python type.
-    """
-
-    __slots__ = (
-        "action", "children", "id", "key", "kind", "last", "mixed", "parent", "prefix", "python_type",
-        "rows", "rules", "values",
-    )  # fmt: skip
-
-    def __init__(
-        self, id: int, parent: int, prefix: str, key: str, action: Action | None, rules: PathNode | None
-    ) -> None:
-        self.id = id
-        self.parent = parent  # the parent's id; -1 for a key at the top of a body
-        self.prefix = prefix
-        self.key = key
-        self.action = action  # "drop" or "hash" when the value is masked, else None
-        self.rules = rules  # path rules of the children
-        self.children: dict[str, Slot] = {}
-        self.kind: ColumnType | None = None
-        self.last: ColumnType | None = None  # the type of the latest value: unchanged types skip checks
-        self.mixed = False
-        self.python_type: type | None = None
-        self.rows: list[int] = []
-        self.values: list[Any] = []
-
-
-# The undo record of a slot's type state, kept while a body may still be rolled back.
-_SlotState = tuple[Slot, "ColumnType | None", "ColumnType | None", bool, "type | None"]
-
-
-class ChunkFlattener:
-    """Flattens the bodies of one chunk of records into per-path :class:`Slot` values.
-
-    Every path up to ``max_depth`` gets a slot: the column caps are the window's business and
-    are applied when the window's :class:`BodyFlattener` replays :attr:`events`, the order in
-    which paths were first reached (``id * 2``) and first took a value (``id * 2 + 1``).
-    Work done for paths the caps refuse is thrown away then; the redacted bodies are the same.
-    """
-
-    def __init__(self, policy: CompiledPolicy, *, max_depth: int) -> None:
-        self.policy = policy
-        self.max_depth = max_depth
-        self.roots = {
-            prefix: Slot(-1, -1, prefix, prefix, None, policy.path_root(prefix)) for prefix in BODY_PREFIXES
-        }
-        self.slots: list[Slot] = []
-        self.events: list[int] = []
-        self.redacted = 0
-        self.check_big_numbers = True
-        self._undo: list[_SlotState] = []
-
-    def flatten(self, prefix: str, body: Any, row: int) -> None:
-        """Redact ``body`` in place and add its flattened values to the slots, as chunk row ``row``."""
-        kind = type(body)
-        if kind is dict:
-            self._object(body, self.roots[prefix], 1, row)
-        elif kind is list:
-            self.redacted += redact_tree(self.policy, body, self.roots[prefix].rules, self.check_big_numbers)
-        elif kind is float and self.check_big_numbers and (body >= _BIG_FLOAT or body <= -_BIG_FLOAT):
-            raise BigNumber
-
-    def mark(self, row: int) -> tuple[int, int]:
-        """A point :meth:`rollback` can return to, taken before a body of ``row`` is flattened."""
-        return len(self._undo), self.redacted
-
-    def rollback(self, prefix: str, row: int, mark: tuple[int, int]) -> None:
-        """Remove ``row``'s values of the ``prefix`` body and the type changes they caused.
-
-        Slots and events stay, as columns admitted by a failed attempt stay in record-at-a-time mode.
-        """
-        for slot in self.slots:
-            if slot.prefix == prefix and slot.rows and slot.rows[-1] == row:
-                slot.rows.pop()
-                slot.values.pop()
-        undo = self._undo
-        while len(undo) > mark[0]:
-            slot, slot.kind, slot.last, slot.mixed, slot.python_type = undo.pop()
-        self.redacted = mark[1]
-
-    def _child(self, node: Slot, key: str) -> Slot:
-        action, rules = _key_rule(self.policy, key, node.rules)
-        child = node.children[key] = Slot(len(self.slots), node.id, node.prefix, key, action, rules)
-        self.slots.append(child)
-        self.events.append(child.id * 2)
-        return child
-
-    def _retype(self, slot: Slot, kind: ColumnType, value: Any) -> None:
-        self._undo.append((slot, slot.kind, slot.last, slot.mixed, slot.python_type))
-        if slot.last is None:  # the first value in this chunk
-            slot.kind = kind
-            slot.python_type = type(value)
-            self.events.append(slot.id * 2 + 1)
-        else:
-            slot.kind = widen(slot.kind, kind)
-            if type(value) is not slot.python_type:
-                slot.mixed = True
-        slot.last = kind
-
-    def _object(self, obj: dict[str, Any], node: Slot, depth: int, row: int) -> None:
-        # The same decisions as BodyFlattener._object, in the same order; the per-key rule lookups
-        # are done once per slot instead of once per value.
-        policy = self.policy
-        children = node.children
-        for key, value in obj.items():
-            if value is None:
-                continue
-            try:  # a new slot is rare: once per path and chunk
-                child = children[key]
-            except KeyError:
-                child = self._child(node, key)
-            action = child.action
-            if action is not None:
-                value = obj[key] = policy.apply(action, value)
-                self.redacted += 1
-                kind = STRING
-            else:
-                value_type = type(value)
-                if value_type is str:
-                    kind = (
-                        TIMESTAMP
-                        if len(value) >= 20 and value[4] == "-" and is_timestamp_text(value)
-                        else STRING
-                    )
-                elif value_type is dict:
-                    if depth < self.max_depth:
-                        self._object(value, child, depth + 1, row)
-                        continue
-                    self.redacted += redact_tree(policy, value, child.rules, self.check_big_numbers)
-                    value = dump_json(value)
-                    kind = JSON
-                elif value_type is list:
-                    self.redacted += redact_tree(policy, value, child.rules, self.check_big_numbers)
-                    value = dump_json(value)
-                    kind = JSON
-                elif value_type is bool:
-                    kind = BOOL
-                elif value_type is int:
-                    if _INT64_MIN <= value <= _INT64_MAX:
-                        kind = INT64
-                    else:
-                        value = str(value)
-                        kind = STRING
-                elif value_type is float:
-                    if self.check_big_numbers and (value >= _BIG_FLOAT or value <= -_BIG_FLOAT):
-                        raise BigNumber
-                    kind = FLOAT64
-                else:
-                    value = str(value)
-                    kind = STRING
-            if child.last is not kind:
-                self._retype(child, kind, value)
-            child.rows.append(row)
-            child.values.append(value)

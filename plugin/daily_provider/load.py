@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daily_provider.anchors import (
     MAX_CANDIDATES,
@@ -36,7 +36,7 @@ from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.scope import LoadScope, covered_part
 from daily_provider.sql import validate_name
-from daily_provider.staging_base import ChildProcess, StagingStats
+from daily_provider.staging import StagingStats, StagingWriter
 from daily_provider.warehouses.base import (
     STATUS_FAILED,
     STATUS_NOT_COVERED,
@@ -48,10 +48,6 @@ from daily_provider.warehouses.base import (
     Warehouse,
 )
 from daily_provider.window import Window
-
-if TYPE_CHECKING:
-    from daily_provider.staging import StagingWriter
-    from daily_provider.staging_process import StagingProcess
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +207,6 @@ def load_window(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
-    stage_in_child_process: bool = False,
 ) -> LoadSummary:
     """Load ``source`` records of ``window`` into ``table``, replacing what the window held.
 
@@ -219,9 +214,7 @@ def load_window(
     staged; any failure before or during it leaves the table as it was and is re-raised after the
     attempt is recorded as ``failed`` in ``daily_logs_loads``. With ``use_anchors`` (and a
     warehouse that is an AnchorStore) the walk starts from the nearest anchor at or after the
-    window's end, and the anchors it passes are stored for later walks. With
-    ``stage_in_child_process`` the Arrow work of staging runs in a child process that exits before
-    the warehouse load (see ``staging_process``): this process then never imports pyarrow.
+    window's end, and the anchors it passes are stored for later walks.
     """
     walk = _Walk.create(
         hook=hook,
@@ -234,7 +227,6 @@ def load_window(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
-        stage_in_child_process=stage_in_child_process,
     )
     log.info("loading %s records for %s into %s", source, window, walk.table)
     (summary,) = walk.run(window, [window])
@@ -256,7 +248,6 @@ def load_range(
     staging_dir: str | Path | None = None,
     url_filter: str | None = None,
     use_anchors: bool = True,
-    stage_in_child_process: bool = False,
 ) -> RangeSummary:
     """Load a multi-window range in one walk, replacing each ``step`` window atomically.
 
@@ -280,7 +271,6 @@ def load_range(
         staging_dir=staging_dir,
         url_filter=url_filter,
         use_anchors=use_anchors,
-        stage_in_child_process=stage_in_child_process,
     )
     log.info(
         "loading %s records for %s into %s as %d windows of at most %s, in one walk",
@@ -402,14 +392,12 @@ class _Walk:
     chunk_rows: int
     staging_dir: str | Path | None
     url_filter: str | None
-    stage_in_child_process: bool
     stats: WalkStats
     anchor_store: AnchorStore | None
     # Known once the walk has asked Daily for the key's domain (see run): the replace, the anchors
     # and the ledger rows are all scoped by it, so domains sharing a table never touch each other.
     domain_id: str | None = None
     anchoring: _Anchoring | None = None
-    spare_child: ChildProcess | None = None  # see _Piece
     # The walk's counters when the last window was done: each window counts what came after, so
     # the first one also counts the requests made before the walk (the key's domain).
     counted: _Counters = _Counters(0, 0, 0, 0)
@@ -428,7 +416,6 @@ class _Walk:
         staging_dir: str | Path | None,
         url_filter: str | None,
         use_anchors: bool,
-        stage_in_child_process: bool = False,
     ) -> _Walk:
         if source not in SOURCES:
             raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
@@ -448,7 +435,6 @@ class _Walk:
             chunk_rows=chunk_rows,
             staging_dir=staging_dir,
             url_filter=url_filter,
-            stage_in_child_process=stage_in_child_process,
             stats=WalkStats(),
             anchor_store=warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None,
         )
@@ -499,9 +485,6 @@ class _Walk:
                 current.fail(exc)
             raise
         finally:
-            if self.spare_child is not None:
-                self.spare_child.stop()
-                self.spare_child = None
             if self.anchoring is not None:
                 self.anchoring.save(self.stats.convention)
         return done
@@ -520,24 +503,14 @@ class _Piece:
         self._clock = time.monotonic()
         self._before = walk.counted
         self.replaced = False
-        arguments: dict[str, Any] = {
-            "run_id": walk.run_id,
-            "loaded_at": record.started_at,
-            "window": window,
-            "config": walk.config,
-            "chunk_rows": walk.chunk_rows,
-        }
-        self.writer: StagingWriter | StagingProcess
-        if walk.stage_in_child_process:
-            from daily_provider.staging_process import StagingProcess
-
-            # A child that staged a small window stays for the next one (see REUSE_BELOW_ROWS).
-            spare, walk.spare_child = walk.spare_child, None
-            self.writer = StagingProcess(Path(tmp.name), child=spare, keep_child=True, **arguments)
-        else:  # imported here: the process that stages in a child never imports pyarrow
-            from daily_provider.staging import StagingWriter
-
-            self.writer = StagingWriter(Path(tmp.name), **arguments)
+        self.writer = StagingWriter(
+            Path(tmp.name),
+            run_id=walk.run_id,
+            loaded_at=record.started_at,
+            window=window,
+            config=walk.config,
+            chunk_rows=walk.chunk_rows,
+        )
 
     @classmethod
     def open(cls, walk: _Walk, window: Window) -> _Piece:
@@ -578,7 +551,6 @@ class _Piece:
         covered = covered_part(self.window, reached_end=stats.reached_end, oldest_seen=stats.oldest_seen)
         try:
             staged = self.writer.finish()
-            walk.spare_child = self.writer.take_child()
             rows = 0
             if covered is not None:
                 rows = walk.warehouse.replace_window(scope=walk.scope.covering(covered), staged=staged)

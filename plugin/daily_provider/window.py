@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from daily_provider.exceptions import DailyConfigError
 
@@ -68,15 +67,6 @@ class Window:
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
-
-    def days(self) -> Iterator[Window]:
-        """Split into UTC calendar-day windows (the first and last may be partial)."""
-        cursor = self.start
-        while cursor < self.end:
-            next_midnight = (cursor + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            piece_end = min(next_midnight, self.end)
-            yield Window(cursor, piece_end)
-            cursor = piece_end
 
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"

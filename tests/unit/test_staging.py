@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from daily_provider.exceptions import DailyConfigError, DailyError
 from daily_provider.flatten import parse_timestamp_text
 from daily_provider.normalize import REDACTED, NormalizeConfig
 from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType
-from daily_provider.staging import StagingStats, StagingWriter
+from daily_provider.staging import READ_AHEAD_RECORDS, StagingStats, StagingWriter, read_ahead
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
@@ -314,7 +314,7 @@ def test_timestamp_columns_hold_what_the_text_said(
     assert table.column("request__at").to_pylist() == [parse_timestamp_text(text) for text in texts]
 
 
-# -- worker processes ----------------------------------------------------------------------------
+# -- the window check and reading ahead ----------------------------------------------------------
 
 
 def many_records(count: int) -> list[dict[str, Any]]:
@@ -329,133 +329,6 @@ def many_records(count: int) -> list[dict[str, Any]]:
     return records
 
 
-def stage_with(
-    tmp_path: Path, records: list[dict[str, Any]], *, workers: int | None, chunk_rows: int = 4, name: str = ""
-) -> tuple[StagingStats, pa.Table]:
-    with StagingWriter(
-        tmp_path / f"workers-{workers}{name}",
-        run_id="run-1",
-        loaded_at=LOADED_AT,
-        window=WINDOW,
-        chunk_rows=chunk_rows,
-        workers=workers,
-    ) as writer:
-        writer.add_many(records)
-        staged = writer.finish()
-    return writer.stats, pq.read_table(staged.path)
-
-
-def test_worker_processes_give_the_same_file_as_this_process(tmp_path: Path) -> None:
-    records = many_records(90)
-    alone_stats, alone = stage_with(tmp_path, records, workers=0)
-    stats, table = stage_with(tmp_path, records, workers=2)
-    assert table.equals(alone)
-    assert table.schema == alone.schema
-    assert stats.max_in_flight_rows > 0  # the workers did take chunks
-    assert alone_stats.max_in_flight_rows == 0
-    assert (stats.rows, stats.chunks, stats.redacted_values, stats.parse_errors) == (
-        alone_stats.rows,
-        alone_stats.chunks,
-        alone_stats.redacted_values,
-        alone_stats.parse_errors,
-    )
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_with_workers_this_process_buffers_one_chunk_and_hands_over_a_bounded_number(
-    tmp_path: Path, workers: int
-) -> None:
-    from daily_provider.staging import _JOBS_PER_WORKER
-
-    stats, _ = stage_with(tmp_path, many_records(120), workers=workers, chunk_rows=5)
-    assert stats.max_buffered_rows == 5  # this process: the chunk being filled
-    assert 0 < stats.max_in_flight_rows <= _JOBS_PER_WORKER * workers * 5  # on disk, one in each worker
-
-
-def test_a_worker_finishes_every_chunk_handed_to_it_without_anyone_reading_its_answers(
-    tmp_path: Path,
-) -> None:
-    # Answers go through files: through the pipe, an answer above 64 KiB blocked the worker until
-    # the writer read it, and the writer reads in chunk order, so workers sat idle.
-    from daily_provider.normalize import DEFAULT_CONFIG, write_records
-    from daily_provider.staging import _Worker
-
-    jobs = []
-    for number in range(3):
-        path = tmp_path / f"chunk-{number}.records"
-        write_records(str(path), many_records(300))
-        jobs.append(str(path))
-    worker = _Worker(DEFAULT_CONFIG)
-    try:
-        for job in jobs:
-            worker.submit(job)
-        worker.child.inbox.close()  # end of input: the worker finishes its jobs and exits
-        assert worker.process.wait(timeout=60) == 0
-        for job in jobs:
-            answer = Path(job + ".encoded")
-            assert answer.stat().st_size > 64 * 1024  # more than a pipe holds
-            assert worker.result().rows == 300
-            assert not answer.exists()  # read once, then removed
-    finally:
-        worker.stop(kill=True)
-
-
-def test_a_small_window_is_normalized_without_starting_workers(tmp_path: Path) -> None:
-    stats, _ = stage_with(tmp_path, many_records(40), workers=None)
-    assert stats.max_in_flight_rows == 0
-
-
-class _LocalBody(dict):  # type: ignore[type-arg]
-    """A parsed body of a class only this test module knows: it cannot be pickled by reference."""
-
-
-def test_records_a_worker_cannot_receive_are_normalized_in_this_process(tmp_path: Path) -> None:
-    local = type("Local", (_LocalBody,), {})  # a class pickle cannot find by name
-    records = many_records(24)
-    for raw in records[::5]:
-        raw["request"] = local(name="room", token="secret")
-    _, alone = stage_with(tmp_path, records, workers=0)
-    _, table = stage_with(tmp_path, records, workers=1)
-    assert table.equals(alone)
-    assert REDACTED in table.column("request").to_pylist()[0]
-
-
-def _kill_workers() -> int:
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if parent == os.getpid() and b"worker_main" in command:
-            os.kill(int(entry.name), signal.SIGKILL)
-            killed += 1
-    return killed
-
-
-def test_a_worker_that_dies_leaves_its_chunks_to_this_process(tmp_path: Path) -> None:
-    records = many_records(80)
-    _, alone = stage_with(tmp_path, records, workers=0)
-    with StagingWriter(
-        tmp_path / "killed", run_id="run-1", loaded_at=LOADED_AT, window=WINDOW, chunk_rows=4, workers=1
-    ) as writer:
-        writer.add_many(records[:30])
-        assert _kill_workers() == 1
-        writer.add_many(records[30:])
-        staged = writer.finish()
-    assert pq.read_table(staged.path).equals(alone)
-
-
-@pytest.mark.parametrize("workers", [-1, 1.5, "2"])
-def test_a_bad_worker_count_is_refused(tmp_path: Path, workers: Any) -> None:
-    with pytest.raises(DailyConfigError, match="workers"):
-        StagingWriter(tmp_path, run_id="r", loaded_at=LOADED_AT, window=WINDOW, workers=workers)
-
-
 _BASE = datetime(2024, 3, 15, tzinfo=UTC)
 _OFFSETS = st.integers(min_value=-3_000_000, max_value=3_000_000)  # microseconds around the base
 
@@ -467,11 +340,11 @@ _OFFSETS = st.integers(min_value=-3_000_000, max_value=3_000_000)  # microsecond
     at=_OFFSETS,
     mangle=st.sampled_from(["", "month", "hour", "day", "letter"]),
 )
-def test_the_fast_window_check_agrees_with_parsing_the_timestamp(
+def test_the_window_check_agrees_with_parsing_the_timestamp(
     tmp_path_factory: pytest.TempPathFactory, start: int, width: int, at: int, mangle: str
 ) -> None:
-    # add() compares Daily's fixed-width text with the window's bounds as text; that must accept
-    # exactly what parsing the timestamp accepts, bounds with sub-millisecond parts included.
+    # The writer must accept exactly the records whose createdAt parses to a moment inside the
+    # window, bounds with sub-millisecond parts included.
     from daily_provider.normalize import created_at_value
 
     window = Window(_BASE + timedelta(microseconds=start), _BASE + timedelta(microseconds=start + width))
@@ -486,9 +359,7 @@ def test_the_fast_window_check_agrees_with_parsing_the_timestamp(
     }[mangle]
     parsed = created_at_value(text)
     expected = parsed is not None and window.contains(parsed)
-    writer = StagingWriter(
-        tmp_path_factory.mktemp("fast"), run_id="r", loaded_at=LOADED_AT, window=window, workers=0
-    )
+    writer = StagingWriter(tmp_path_factory.mktemp("check"), run_id="r", loaded_at=LOADED_AT, window=window)
     with writer:
         try:
             writer.add(record(0, createdAt=text))
@@ -498,27 +369,33 @@ def test_the_fast_window_check_agrees_with_parsing_the_timestamp(
     assert accepted == expected, (text, window)
 
 
-class _PlainMapping(dict):  # type: ignore[type-arg]
-    """A Mapping that is not exactly a dict: marshal refuses it, pickle takes it."""
+def test_read_ahead_yields_every_record_in_order_then_raises_the_sources_error() -> None:
+    def source() -> Iterator[int]:
+        yield from range(50)
+        raise ConnectionError("page 3 failed")
+
+    seen: list[int] = []
+    with pytest.raises(ConnectionError, match="page 3 failed"):
+        for item in read_ahead(source(), limit=4):
+            seen.append(item)
+    assert seen == list(range(50))
 
 
-def test_records_files_keep_every_json_value_exactly_and_take_other_mappings_too(tmp_path: Path) -> None:
-    from daily_provider.normalize import read_records, write_records
+def test_a_writer_that_refuses_a_record_stops_reading_and_closes_the_source(tmp_path: Path) -> None:
+    pulled: list[int] = []
+    closed = threading.Event()
 
-    plain = [
-        *many_records(3),
-        {"id": "x", "big": 2**80, "float": 1e300, "nan": float("nan"), "flag": True, "none": None,
-         "text": "caf\u00e9 \ud800 lone surrogate", "nested": [{"a": [1, 2.5, "3"]}]},
-    ]  # fmt: skip
-    path = str(tmp_path / "plain.records")
-    write_records(path, plain)
-    assert Path(path).read_bytes()[:1] == b"M"  # plain JSON values go the fast way
-    back = read_records(path)
-    assert repr(back) == repr(plain)  # repr: nan != nan, and types count (True is not 1)
+    def source() -> Iterator[dict[str, Any]]:
+        try:
+            for index in range(10_000):
+                pulled.append(index)
+                outside = {"createdAt": "2020-01-01T00:00:00.000Z"} if index == 10 else {}
+                yield record(index % 1000, **outside)
+        finally:
+            closed.set()
 
-    other = [_PlainMapping(plain[0])]
-    path = str(tmp_path / "other.records")
-    write_records(path, other)
-    assert Path(path).read_bytes()[:1] == b"P"
-    back = read_records(path)
-    assert back == other and type(back[0]) is _PlainMapping
+    writer = StagingWriter(tmp_path, run_id="r", loaded_at=LOADED_AT, window=WINDOW)
+    with writer, pytest.raises(DailyError, match="not inside the window"):
+        writer.add_many(source())
+    assert closed.wait(timeout=10)
+    assert len(pulled) <= 10 + READ_AHEAD_RECORDS + 2  # read ahead a bounded number, not the whole source

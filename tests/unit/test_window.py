@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -46,19 +45,6 @@ def test_window_is_half_open() -> None:
     assert window.contains(window.start)
     assert not window.contains(window.end)
     assert window.contains(window.end - timedelta(milliseconds=1))
-
-
-def test_days_split_covers_the_window_exactly_on_utc_midnights() -> None:
-    window = Window.parse("2026-01-01T12:00:00Z", "2026-01-04T06:00:00Z")
-    days = list(window.days())
-    assert [d.start.isoformat() for d in days] == [
-        "2026-01-01T12:00:00+00:00",
-        "2026-01-02T00:00:00+00:00",
-        "2026-01-03T00:00:00+00:00",
-        "2026-01-04T00:00:00+00:00",
-    ]
-    assert days[-1].end == window.end
-    assert all(a.end == b.start for a, b in itertools.pairwise(days))
 
 
 def test_resolve_window_prefers_explicit_bounds_over_the_data_interval() -> None:

@@ -154,9 +154,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param range_mode: Load the window as consecutive ``range_step`` pieces in one walk, each
         replaced atomically as the walk passes it: for a backfill DAG whose one run covers many days.
     :param range_step: Width of each piece in range mode (default one day).
-    :param stage_in_child_process: Stage each window in a child process that exits before the
-        warehouse load (as ``daily-logs load`` does), so the task's peak memory is the larger of
-        staging's and the load's instead of their sum; costs about 0.4 s to start the child.
     :param settle: How long after the window's end to wait before loading it (a timedelta or
         seconds): Daily writes some logs after their ``createdAt``. Default: the connection's
         ``settle_seconds`` extra, else 10 minutes; ``0`` loads at once.
@@ -193,7 +190,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         use_anchors: bool = True,
         range_mode: bool = False,
         range_step: timedelta = timedelta(days=1),
-        stage_in_child_process: bool = False,
         settle: timedelta | float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -223,7 +219,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.use_anchors = use_anchors
         self.range_mode = range_mode
         self.range_step = range_step
-        self.stage_in_child_process = stage_in_child_process
         self._lineage: _Lineage | None = None
 
     # Subclasses say which warehouse to load and how its tables are named for lineage.
@@ -303,7 +298,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             "staging_dir": self.staging_dir,
             "url_filter": self.url_filter,
             "use_anchors": self.use_anchors,
-            "stage_in_child_process": self.stage_in_child_process,
         }
         try:
             summary: LoadSummary | RangeSummary

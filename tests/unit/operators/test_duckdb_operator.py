@@ -11,7 +11,6 @@ import pytest
 from airflow.sdk import DAG, Asset
 from tests.unit.operators.support import API_KEY, DAY1, make_context, truth_ids
 
-from daily_provider import staging_process
 from daily_provider.exceptions import DailyAPIError, DailyConfigError
 from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
 from daily_provider.simulator import FaultConfig, SimulatorServer
@@ -149,23 +148,3 @@ def test_range_mode_loads_each_day_of_a_multi_day_window_in_one_walk(
     assert table_ids(db) == truth_ids(simulator, "api", start, end)
     assert result["rows"] == len(table_ids(db))
     assert [status for status, _rows, _error in loads(db)] == ["success"] * 3  # one audit row per day
-
-
-def test_staging_in_a_child_process_loads_the_same_rows_and_leaves_no_process(
-    simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    started = []
-    real = staging_process.ChildProcess
-
-    def counting(*args: object, **kwargs: object) -> staging_process.ChildProcess:
-        child = real(*args, **kwargs)
-        started.append(child)
-        return child
-
-    monkeypatch.setattr(staging_process, "ChildProcess", counting)
-    db = tmp_path / "logs.duckdb"
-    result = operator(db, stage_in_child_process=True).execute(make_context())
-    assert table_ids(db) == truth_ids(simulator, "api", DAY1, DAY2)
-    assert result["rows"] == len(table_ids(db))
-    assert len(started) == 1  # the window was staged by a child
-    assert started[0].process.poll() == 0  # which has exited
