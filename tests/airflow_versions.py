@@ -23,6 +23,9 @@ def dagbag(dags_folder: str) -> Any:
         from airflow.models.dagbag import DagBag
     bag = DagBag(dags_folder)
     if Version("3.1") > AIRFLOW_VERSION:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+        DagBundlesManager().sync_bundles_to_db()  # the DAG rows point at their bundle's row
         bag.sync_to_db("dags-folder", None)
     return bag
 
