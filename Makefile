@@ -48,7 +48,7 @@ test: venv .venv-bq/.built lint
 AIRFLOW_FLOOR := 3.0.2
 AIRFLOW_FLOOR_RELEASED := 2025-06-11T00:00:00Z
 COMPAT_VENV := .venv-compat
-COMPAT_TESTS := tests/unit/test_provider_info.py tests/unit/hooks tests/unit/operators tests/dags \
+COMPAT_TESTS := tests/unit/test_provider_info.py tests/unit/test_compat.py tests/unit/hooks tests/unit/operators tests/dags \
 	tests/integration/test_connections_cli.py
 
 $(COMPAT_VENV)/.synced: tests/compat/floor.txt pyproject.toml | $(UV)
