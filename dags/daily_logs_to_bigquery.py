@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset
 
+from daily_provider.compat import CronDataIntervalTimetable  # airflow.sdk's from Airflow 3.2
 from daily_provider.operators.daily_logs import DailyLogsToBigQueryOperator
 
 START = datetime.fromisoformat(os.environ.get("DAILY_LOGS_START_DATE", "2026-01-01"))

@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
 
+from daily_provider.compat import CronDataIntervalTimetable  # airflow.sdk's from Airflow 3.2
 from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator, default_duckdb_path
 
 DUCKDB_PATH = default_duckdb_path()

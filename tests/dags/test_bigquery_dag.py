@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
+from daily_provider.operators.links import bigquery_table_url
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
+from tests.airflow_versions import dagbag, extra_link
 from tests.bigquery.backend import FAST_RETRY
 from tests.bigquery.emulator_server import Emulator
 
@@ -24,13 +26,11 @@ DAG_ID = "daily_logs_to_bigquery"
 
 
 def _dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS_FOLDER))
+    return dagbag(str(DAGS_FOLDER))
 
 
 def test_bigquery_dag_imports_with_one_task_per_source_on_the_duckdb_dags_schedule(airflow_db: Path) -> None:
-    from airflow.sdk import CronDataIntervalTimetable
+    from daily_provider.compat import CronDataIntervalTimetable
 
     bag = _dagbag()
     assert bag.import_errors == {}
@@ -87,6 +87,11 @@ def test_dag_run_loads_exactly_the_simulator_truth_into_bigquery(
         # A manual run at logical date D covers the day before D: [2026-01-02, 2026-01-03).
         run = dag.test(logical_date=datetime(2026, 1, 3, tzinfo=timezone.utc))
         assert str(run.state) in {"success", "DagRunState.SUCCESS"}
+        # The UI's "BigQuery Table" button, looked up the way the API server does it.
+        assert extra_link(DAG_ID, run.run_id, "load_api_logs", "BigQuery Table") == (
+            ["BigQuery Table"],
+            bigquery_table_url(bq_client.project, bq_dataset, "daily_api_logs"),
+        )
         start, end = datetime(2026, 1, 2, tzinfo=timezone.utc), datetime(2026, 1, 3, tzinfo=timezone.utc)
         truth = {source: server.simulator.truth(source, start, end) for source in ("api", "webhook")}
 

@@ -10,15 +10,14 @@ import duckdb
 import pytest
 
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
+from tests.airflow_versions import dagbag
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID = "daily_logs_to_duckdb"
 
 
 def _dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(str(DAGS_FOLDER))
+    return dagbag(str(DAGS_FOLDER))
 
 
 def test_example_dags_import_without_errors(airflow_db: Path) -> None:
@@ -28,7 +27,7 @@ def test_example_dags_import_without_errors(airflow_db: Path) -> None:
 
 
 def test_duckdb_dag_has_one_task_per_source_on_a_data_interval_timetable(airflow_db: Path) -> None:
-    from airflow.sdk import CronDataIntervalTimetable
+    from daily_provider.compat import CronDataIntervalTimetable
 
     dag = _dagbag().get_dag(DAG_ID)
     assert isinstance(dag.timetable, CronDataIntervalTimetable)

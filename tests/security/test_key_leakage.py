@@ -28,6 +28,7 @@ from daily_provider.exceptions import DailyAPIError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.window import Window
+from tests.airflow_versions import dagbag
 
 KEY = "sk-live-leakcanary-6c1e0f9b2d7a"
 START, END = "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
@@ -132,7 +133,6 @@ def test_a_dag_run_leaves_the_key_in_no_log_xcom_rendered_field_or_table(
     debug_logging: None,
 ) -> None:
     from airflow import settings as airflow_settings
-    from airflow.dag_processing.dagbag import DagBag
 
     healthy, hostile = servers
     for conn_id, server in (("DAILY_LEAK", healthy), ("DAILY_LEAK_REVOKED", hostile)):
@@ -147,7 +147,7 @@ def test_a_dag_run_leaves_the_key_in_no_log_xcom_rendered_field_or_table(
     # dag.test() syncs the DAG from the dags-folder bundle, which Airflow resolves from this setting.
     monkeypatch.setattr(airflow_settings, "DAGS_FOLDER", str(dags))
     caplog.set_level(logging.DEBUG)
-    bag = DagBag(str(dags))
+    bag = dagbag(str(dags))
     assert bag.import_errors == {}
     dag = bag.get_dag("daily_key_leak_check")
 

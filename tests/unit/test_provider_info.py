@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import daily_provider
 
 
@@ -26,5 +28,14 @@ def test_airflow_providers_manager_finds_the_provider_and_its_hook() -> None:
     hooks = manager.hooks
     assert hooks["daily"] is not None
     assert hooks["daily"].hook_class_name == "daily_provider.hooks.daily.DailyHook"
+
+
+@pytest.mark.airflow_3_2
+def test_airflow_builds_the_connection_form_from_the_declared_fields() -> None:
+    # Airflow reads ui-field-behaviour and conn-fields from provider info from 3.2 on; before, the
+    # form shows Airflow's generic fields (extras as JSON), which work the same.
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
     assert manager.field_behaviours["daily"]["relabeling"]["password"] == "API key"
     assert "extra__daily__requests_per_second" in manager.connection_form_widgets

@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow.sdk.bases.hook import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
-
+from daily_provider.compat import AirflowNotFoundException, BaseHook, mask_secret
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, PageInfo, WalkStats
 from daily_provider.hooks.settings import HookSettings, base_url_from_connection
@@ -98,9 +96,9 @@ class DailyHook(DailyClient, BaseHook):
 
     def _register_secrets(self, settings: HookSettings) -> None:
         # Our code never logs the key; registering it also covers whatever else logs in the task.
-        _mask_in_airflow_logs(settings.api_key)
+        mask_secret(settings.api_key)
         if settings.redaction_secret:
-            _mask_in_airflow_logs(settings.redaction_secret)
+            mask_secret(settings.redaction_secret)
 
     def _connection(self) -> Any:
         try:
@@ -111,11 +109,3 @@ class DailyHook(DailyClient, BaseHook):
                 f"the Airflow connection {self.daily_conn_id!r} is not defined; create it (type daily, "
                 f"password = API key, host = base URL), set {env_name}, or pass api_key= to the hook"
             ) from None
-
-
-def _mask_in_airflow_logs(secret: str) -> None:
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:
-        return
-    mask_secret(secret)

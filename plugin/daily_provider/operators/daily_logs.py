@@ -37,6 +37,7 @@ from daily_provider.load import (
     load_window,
 )
 from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
+from daily_provider.operators.links import BigQueryTableLink
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait
@@ -434,6 +435,9 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
     ``outlets`` when project, dataset and table are given and not templated. With
     ``$BIGQUERY_EMULATOR_HOST`` set (e.g. ``http://127.0.0.1:9050``), the client talks to that
     emulator without credentials: for local testing only.
+
+    The task's "BigQuery Table" button in the Airflow UI opens the table in the Google Cloud console
+    (once project, dataset and table are known: after the load, or from the rendered arguments).
     """
 
     template_fields: Sequence[str] = (
@@ -444,6 +448,7 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         "gcp_conn_id",
     )
     warehouse_label = "bigquery"
+    operator_extra_links = (BigQueryTableLink(),)
 
     def __init__(
         self,
@@ -467,6 +472,7 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         self.gcp_conn_id = gcp_conn_id
         self.maximum_bytes_billed = maximum_bytes_billed
         self.require_partition_filter = require_partition_filter
+        self._loaded_table: tuple[str, str, str] | None = None
         table = self.table or (None if _is_templated(self.source) else default_table(self.source))
         names = (project, dataset, table)
         if not self.outlets and all(names) and not any(_is_templated(name) for name in names):
@@ -506,10 +512,23 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         bigquery_warehouse: BigQueryWarehouse = warehouse  # type: ignore[assignment]
         project = bigquery_warehouse.project or bigquery_warehouse.get_client().project
         dataset = bigquery_warehouse.dataset
+        self._loaded_table = (project, dataset, table)
         return LoadTarget(
             f"bigquery://{project}/{dataset}/{table}",
             LineageDataset("bigquery", f"{project}.{dataset}.{table}"),
         )
+
+    def bigquery_table(self) -> tuple[str, str, str] | None:
+        """``(project, dataset, table)`` this task loads: the loaded table's once a load finished, else
+        the rendered arguments when all three are set (no project means the credentials' default,
+        known only after the load); ``None`` otherwise. Never raises: the extra link calls it."""
+        if self._loaded_table is not None:
+            return self._loaded_table
+        project, dataset = _blank_to_none(self.project), _blank_to_none(self.dataset)
+        table = _blank_to_none(self.table) or default_table(self.source)
+        if project is None or dataset is None or any(map(_is_templated, (project, dataset, table))):
+            return None
+        return project, dataset, table
 
     def _emulator_client(self, project: str | None, location: str | None) -> bigquery.Client | None:
         endpoint = os.environ.get(BIGQUERY_EMULATOR_ENV)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 import responses
-from airflow.sdk.bases.hook import BaseHook
 from tests.unit.hooks.fake_daily import API_KEY, LOGS_URL, LoopbackDaily, at, records_at
 
+from daily_provider.compat import BaseHook
 from daily_provider.exceptions import DailyConfigError, DailyTransportError
 from daily_provider.hooks.daily import DailyHook
 

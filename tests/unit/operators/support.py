@@ -6,7 +6,6 @@ operators read (data interval, run id, task instance, outlet events) and nothing
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -34,6 +33,17 @@ class AssetEvent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class OutletEvents:
+    """What the operators use of Airflow's outlet event accessors: ``events[asset]`` is the event of
+    that asset, keyed by name and URI as Airflow keys it (an Asset is not hashable on Airflow 3.0)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], AssetEvent] = {}
+
+    def __getitem__(self, asset: Any) -> AssetEvent:
+        return self._events.setdefault((asset.name, asset.uri), AssetEvent())
+
+
 def make_context(
     start: datetime = DAY1,
     end: datetime | None = None,
@@ -47,7 +57,7 @@ def make_context(
         "data_interval_end": start + timedelta(days=1) if end is None else end,
         "run_id": run_id,
         "ti": ti or FakeTaskInstance(),
-        "outlet_events": defaultdict(AssetEvent),
+        "outlet_events": OutletEvents(),
     }
 
 
