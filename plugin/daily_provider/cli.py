@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from daily_provider import __version__
 from daily_provider.cli_format import ENVIRONMENT_EPILOG, EXIT_EPILOG, HelpFormatter
 from daily_provider.exceptions import DailyError
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_SECOND
+from daily_provider.window import DEFAULT_SETTLE, Window, settle_wait, utc_now
 
 if TYPE_CHECKING:
     from daily_provider.hooks.client import DailyClient
@@ -98,7 +100,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
         default=CLI_MEMORY_LIMIT,
-        help=f"DuckDB memory_limit for the load (default {CLI_MEMORY_LIMIT}; more makes the INSERT faster; "
+        help=f"DuckDB memory_limit for the load (default: {CLI_MEMORY_LIMIT}; more makes the INSERT faster; "
         "doubled up to 8x and retried if a window needs more)",
     )
     parser.add_argument(
@@ -106,7 +108,49 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="walk from the newest record and record no cursor anchors (daily_logs_anchors)",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=int(DEFAULT_SETTLE.total_seconds()),
+        metavar="SECONDS",
+        help="load a window only once its end is this many seconds past, since Daily writes some logs "
+        "after their createdAt (default: %(default)g; 0 loads at once)",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail with an error instead of waiting when the window has not settled yet",
+    )
     _add_json(parser)
+
+
+def wait_until_settled(window: Window, args: argparse.Namespace) -> None:
+    """Return once ``window``'s end is ``--settle`` seconds past: wait, saying until when, or refuse."""
+    if args.settle < 0:
+        raise DailyError(f"--settle {args.settle:g} must not be negative; give 0 to load at once")
+    settle = timedelta(seconds=args.settle)
+    wait = settle_wait(window, settle, utc_now())
+    if wait <= timedelta(0):
+        return
+    ready = (window.end + settle).isoformat()
+    if args.no_wait:
+        raise DailyError(
+            f"the window ends at {window.end.isoformat()}, less than --settle {args.settle:g}s ago, and Daily "
+            f"may still write logs for it; it can be loaded from {ready}. Run again then, drop --no-wait "
+            "to wait, or pass --settle 0 to load it now"
+        )
+    print(
+        f"waiting until {ready} ({wait.total_seconds():.0f} s): the window must be --settle "
+        f"{args.settle:g}s past its end before it is loaded",
+        file=sys.stderr,
+        flush=True,
+    )
+    sleep(wait.total_seconds())
+
+
+def sleep(seconds: float) -> None:
+    """Wait ``seconds`` (a module function so tests never wait for real)."""
+    time.sleep(seconds)
 
 
 def _add_load(sub: argparse._SubParsersAction) -> None:
@@ -179,10 +223,10 @@ def _print_result(args: argparse.Namespace, text: Callable[[], str], data: Calla
 def _run_load(args: argparse.Namespace) -> int:
     from daily_provider.load import load_window
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
-    from daily_provider.window import Window
 
     window = Window.parse(args.start, args.end)
     hook, config = _prepare(args)
+    wait_until_settled(window, args)
     with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
         summary = load_window(
             hook=hook,
@@ -202,12 +246,12 @@ def _run_load(args: argparse.Namespace) -> int:
 def _run_backfill(args: argparse.Namespace) -> int:
     from daily_provider.load import load_range
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
-    from daily_provider.window import Window
 
     window = Window.parse(args.start, args.end)
     if args.step_hours < 1:
         raise DailyError(f"--step-hours {args.step_hours} must be at least 1")
     hook, config = _prepare(args)
+    wait_until_settled(window, args)
     with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
         summary = load_range(
             hook=hook,

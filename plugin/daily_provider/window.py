@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from daily_provider.exceptions import DailyConfigError
 
@@ -75,6 +75,11 @@ class Window:
 # Daily writes some logs after their createdAt (a webhook delivery is logged when it ends), so a
 # window is loaded only once its end is this far in the past.
 DEFAULT_SETTLE = timedelta(minutes=10)
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (callers keep a module-level name for it, so tests can set the clock)."""
+    return datetime.now(timezone.utc)
 
 
 def settle_wait(window: Window, settle: timedelta, now: datetime) -> timedelta:

@@ -11,11 +11,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from daily_provider import cli
 from daily_provider.cli import main
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 
@@ -217,3 +219,66 @@ def test_cli_reversed_window_fails_before_any_request(
     assert result.returncode == 1
     assert "start must come before end" in result.stderr
     assert server.stats()["requests"] == before
+
+
+# -- settled windows only ---------------------------------------------------------------------------
+
+DAY1 = ["--start", "2026-01-02T00:00:00Z", "--end", "2026-01-03T00:00:00Z"]
+DAY1_END = datetime(2026, 1, 3, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Day 1 ended 4 minutes ago; every requested sleep is recorded instead of slept."""
+    monkeypatch.setattr(cli, "utc_now", lambda: DAY1_END + timedelta(minutes=4))
+    sleeps: list[float] = []
+    monkeypatch.setattr(cli, "sleep", sleeps.append)
+    return sleeps
+
+
+def loaded_ids(db: Path) -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [row[0] for row in con.execute("SELECT id FROM daily_api_logs ORDER BY id").fetchall()]
+
+
+@pytest.mark.parametrize("command", ["load", "backfill"])
+def test_cli_waits_until_the_window_has_settled_saying_until_when(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result], clock: list[float], command: str
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    env = {"DAILY_API_KEY": CONFIG.api_key, "DAILY_API_BASE_URL": server.base_url}
+
+    result = run([command, *DAY1, "--duckdb", str(db), "--requests-per-second", "1000"], **env)
+
+    assert result.returncode == 0, result.stderr
+    assert clock == [6 * 60.0]  # the default settle is 10 minutes; 4 have passed
+    assert result.stderr.count("waiting until 2026-01-03T00:10:00+00:00") == 1
+    truth = sorted(r["id"] for r in server.simulator.truth("api", "2026-01-02T00:00:00Z", DAY1_END))
+    assert loaded_ids(db) == truth
+
+
+def test_cli_no_wait_refuses_an_unsettled_window_before_any_request(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result], clock: list[float]
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    env = {"DAILY_API_KEY": CONFIG.api_key, "DAILY_API_BASE_URL": server.base_url}
+    before = server.stats()["requests"]
+
+    result = run(["load", *DAY1, "--duckdb", str(db), "--no-wait"], **env)
+
+    assert result.returncode == 1 and clock == []
+    (line,) = result.stderr.strip().splitlines()
+    assert "less than --settle 600s ago" in line and "2026-01-03T00:10:00+00:00" in line
+    assert server.stats()["requests"] == before and not db.exists()
+
+
+def test_cli_settle_zero_loads_at_once(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result], clock: list[float]
+) -> None:
+    db = tmp_path / "logs.duckdb"
+    env = {"DAILY_API_KEY": CONFIG.api_key, "DAILY_API_BASE_URL": server.base_url}
+
+    result = run(["load", *DAY1, "--duckdb", str(db), "--settle", "0", "--no-wait"], **env)
+
+    assert result.returncode == 0, result.stderr
+    assert clock == [] and len(loaded_ids(db)) > 0

@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -40,7 +40,7 @@ from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
 from daily_provider.operators.links import BigQueryTableLink
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
-from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait
+from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait, utc_now
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -65,11 +65,6 @@ def default_duckdb_path() -> str:
         return configured
     home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
     return os.path.join(home, "daily_logs.duckdb")
-
-
-def utc_now() -> datetime:
-    """The current time (a module function so tests can set the clock)."""
-    return datetime.now(timezone.utc)
 
 
 def sleep(seconds: float) -> None:

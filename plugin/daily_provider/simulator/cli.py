@@ -19,7 +19,13 @@ from types import FrameType
 
 from daily_provider import __version__
 from daily_provider.cli_format import EXIT_EPILOG, HelpFormatter
-from daily_provider.simulator.config import CONVENTIONS, RETRY_AFTER_STYLES, FaultConfig, SimulatorConfig
+from daily_provider.simulator.config import (
+    CONVENTIONS,
+    PAGE_SHAPES,
+    RETRY_AFTER_STYLES,
+    FaultConfig,
+    SimulatorConfig,
+)
 from daily_provider.simulator.server import SimulatorServer
 
 _DEFAULTS = SimulatorConfig(faults=FaultConfig())
@@ -54,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=CONVENTIONS,
         default=_DEFAULTS.convention,
         help="stripe: starting_after pages to older records; literal: starting_after pages to newer ones",
+    )
+    data.add_argument(
+        "--page-shape",
+        choices=PAGE_SHAPES,
+        default=_DEFAULTS.page_shape,
+        help='array: a bare JSON array per page; object: Daily\'s list shape {"total_count": N, "data": [...]}',
     )
     data.add_argument("--api-key", default=_DEFAULTS.api_key, help="the (fake) API key clients must send")
 
@@ -111,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="403 after N logs requests (default: never)",
     )
     faults.add_argument(
+        "--retention-before",
+        metavar="ISO",
+        help="forget records older than this UTC time, and their ids as cursors, as Daily's retention "
+        "does (default: keep everything; change it at run time with POST /_sim/faults)",
+    )
+    faults.add_argument(
         "--unknown-cursor-id",
         action="append",
         default=[],
@@ -141,6 +159,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         auth_fail_after=args.auth_fail_after,
         forbidden_after=args.forbidden_after,
         unknown_cursor_ids=frozenset(args.unknown_cursor_id),
+        retention_before=args.retention_before,
     )
     return SimulatorConfig(
         seed=args.seed,
@@ -149,6 +168,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         api_per_day=args.api_per_day,
         webhook_per_day=args.webhook_per_day,
         convention=args.convention,
+        page_shape=args.page_shape,
         api_key=args.api_key,
         faults=faults,
     )

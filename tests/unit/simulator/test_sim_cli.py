@@ -35,7 +35,8 @@ def test_each_flag_sets_its_config_field() -> None:
         "--latency-ms", "5", "--stall-rate", "0.01", "--stall-seconds", "4", "--drop-rate", "0.02",
         "--truncate-rate", "0.03", "--html-rate", "0.04", "--empty-rate", "0.05", "--duplicate-rate", "0.06",
         "--arrivals-per-request", "7", "--auth-fail-after", "8", "--forbidden-after", "9",
-        "--unknown-cursor-id", "a", "--unknown-cursor-id", "b",
+        "--unknown-cursor-id", "a", "--unknown-cursor-id", "b", "--page-shape", "object",
+        "--retention-before", "2026-02-02T12:00:00Z",
     )  # fmt: skip
     assert config_from_args(args) == SimulatorConfig(
         seed=4,
@@ -44,6 +45,7 @@ def test_each_flag_sets_its_config_field() -> None:
         api_per_day=10,
         webhook_per_day=2,
         convention="literal",
+        page_shape="object",
         api_key="k",
         faults=FaultConfig(
             seed=9,
@@ -66,6 +68,7 @@ def test_each_flag_sets_its_config_field() -> None:
             auth_fail_after=8,
             forbidden_after=9,
             unknown_cursor_ids=frozenset({"a", "b"}),
+            retention_before="2026-02-02T12:00:00Z",
         ),
     )
 
