@@ -20,6 +20,7 @@ help:
 	@echo "make backfill-demo  - a real Airflow backfill of 7 days (scheduler, LocalExecutor) against the simulator, checked"
 	@echo "make test           - lint, type-check and the whole test suite (about 8 minutes)"
 	@echo "make test-compat    - the Airflow-facing tests on the oldest supported Airflow (3.0.2)"
+	@echo "make compat-lock    - regenerate tests/compat/floor.txt, the pinned oldest-Airflow environment"
 	@echo "make lint           - ruff (lint and format check) and mypy only"
 	@echo "make bench          - benchmarks (results in BENCHMARKS.md)"
 	@echo "make soak           - the long fault runs: 200 windows under faults, 10 kills mid-load"
