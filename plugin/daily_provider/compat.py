@@ -20,7 +20,7 @@ from daily_provider.exceptions import DailyConfigError
 if TYPE_CHECKING:
     # The type checker sees the newest Airflow in the lock; the runtime branch below picks per release.
     from airflow.sdk import BaseHook, CronDataIntervalTimetable
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException, TaskDeferred
 else:
     try:
         from airflow.sdk import BaseHook
@@ -30,6 +30,10 @@ else:
         from airflow.sdk.exceptions import AirflowNotFoundException
     except ImportError:  # Airflow 3.0 and 3.1: the SDK's BaseHook raises this one
         from airflow.exceptions import AirflowNotFoundException
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.0 and 3.1: what BaseOperator.defer raises there
+        from airflow.exceptions import TaskDeferred
     try:
         from airflow.sdk import CronDataIntervalTimetable
     except ImportError:  # Airflow 3.0 and 3.1
@@ -41,6 +45,7 @@ __all__ = [
     "AirflowNotFoundException",
     "BaseHook",
     "CronDataIntervalTimetable",
+    "TaskDeferred",
     "mask_secret",
     "partitions_supported",
     "require_partitions",

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk.exceptions import TaskDeferred
 from tests.unit.operators.support import API_KEY, DAY1, make_context, truth_ids
 
+from daily_provider.compat import TaskDeferred
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.operators import daily_logs
 from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
