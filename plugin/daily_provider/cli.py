@@ -194,8 +194,8 @@ def _add_backfill(sub: argparse._SubParsersAction) -> None:
 def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
     """The hook and the normalize config from the environment and the common arguments."""
     from daily_provider.hooks.client import DailyClient
-    from daily_provider.load import REDACTION_SECRET_ENV
-    from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
+    from daily_provider.load import redaction_policy
+    from daily_provider.normalize import NormalizeConfig
 
     api_key = os.environ.get(API_KEY_ENV, "")
     if not api_key.strip():
@@ -205,11 +205,7 @@ def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
         base_url=args.base_url or os.environ.get(BASE_URL_ENV) or None,
         requests_per_second=args.requests_per_second,
     )
-    secret = os.environ.get(REDACTION_SECRET_ENV)
-    policy = DEFAULT_REDACTION
-    if secret:
-        policy = type(policy)(rules=policy.rules, secret=secret.encode("utf-8"))
-    return hook, NormalizeConfig(redaction=policy)
+    return hook, NormalizeConfig(redaction=redaction_policy())
 
 
 def _print_result(args: argparse.Namespace, text: Callable[[], str], data: Callable[[], Any]) -> None:

@@ -14,10 +14,12 @@ requests: any trouble reading or writing them is a warning, never a failed load.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +36,7 @@ from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import parse_created_at
 from daily_provider.normalize import NormalizeConfig
+from daily_provider.redaction import DEFAULT_REDACTION, Action, RedactionPolicy
 from daily_provider.scope import LoadScope, covered_part
 from daily_provider.sql import validate_name
 from daily_provider.staging import StagingStats, StagingWriter
@@ -55,6 +58,20 @@ SOURCES = ("api", "webhook")
 REDACTION_SECRET_ENV = "DAILY_LOGS_REDACTION_SECRET"
 DEFAULT_CHUNK_ROWS = 10_000
 DEFAULT_RANGE_STEP = timedelta(days=1)
+
+
+def redaction_policy(
+    overrides: Mapping[str, Action] | None = None, *, connection_secret: str | None = None
+) -> RedactionPolicy:
+    """The redaction policy of a load, built from configuration (the operator and the CLI both call it).
+
+    The default rules with ``overrides`` (key name or dotted path -> action), hashing with the secret
+    from ``$DAILY_LOGS_REDACTION_SECRET``, else ``connection_secret`` (the connection's extra), else
+    none (hashed fields are then dropped).
+    """
+    secret = os.environ.get(REDACTION_SECRET_ENV) or connection_secret
+    policy = DEFAULT_REDACTION.with_overrides(overrides or {})
+    return RedactionPolicy(rules=policy.rules, secret=secret.encode("utf-8")) if secret else policy
 
 
 def default_table(source: str) -> str:

@@ -25,7 +25,12 @@ def test_airflow_providers_manager_finds_the_provider_and_its_hook() -> None:
 
     manager = ProvidersManager()
     assert "airflow-provider-daily" in manager.providers
-    hooks = manager.hooks
+    try:  # Airflow 3.3 serves hooks from the Task SDK's manager; earlier releases from this one
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        hooks = ProvidersManagerTaskRuntime().hooks
+    except ImportError:
+        hooks = manager.hooks
     assert hooks["daily"] is not None
     assert hooks["daily"].hook_class_name == "daily_provider.hooks.daily.DailyHook"
 

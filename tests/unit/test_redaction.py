@@ -284,3 +284,20 @@ def test_body_text_masks_jwts_presigned_urls_and_sensitive_pairs() -> None:
 def test_truncated_jwt_in_text_is_masked() -> None:
     row = normalize_record(record() | {"response": '{"token":"eyJhbGciOiJIUz'})
     assert "eyJhbGciOiJIUz" not in row["response_text"]
+
+
+def test_the_loads_policy_takes_the_environments_secret_over_the_connections_and_applies_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from daily_provider.load import REDACTION_SECRET_ENV, redaction_policy
+
+    monkeypatch.delenv(REDACTION_SECRET_ENV, raising=False)
+    assert redaction_policy().secret is None
+    assert redaction_policy(connection_secret="from-connection").secret == b"from-connection"
+    monkeypatch.setenv(REDACTION_SECRET_ENV, "from-environment")
+    policy = redaction_policy({"user_name": "keep"}, connection_secret="from-connection")
+    assert policy.secret == b"from-environment"
+    assert policy.rules["user_name"] == "keep"
+    assert {k: v for k, v in policy.rules.items() if k != "user_name"} == {
+        k: v for k, v in DEFAULT_REDACTION.rules.items() if k.lower() != "user_name"
+    }

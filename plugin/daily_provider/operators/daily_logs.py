@@ -28,15 +28,15 @@ from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
     DEFAULT_CHUNK_ROWS,
-    REDACTION_SECRET_ENV,
     SOURCES,
     LoadSummary,
     RangeSummary,
     default_table,
     load_range,
     load_window,
+    redaction_policy,
 )
-from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
+from daily_provider.normalize import NormalizeConfig
 from daily_provider.operators.links import BigQueryTableLink
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -233,10 +233,7 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         )
 
     def normalize_config(self, hook: DailyHook) -> NormalizeConfig:
-        secret = os.environ.get(REDACTION_SECRET_ENV) or hook.redaction_secret()
-        policy = DEFAULT_REDACTION.with_overrides(self.redaction)  # type: ignore[arg-type]
-        if secret:
-            policy = type(policy)(rules=policy.rules, secret=secret.encode("utf-8"))
+        policy = redaction_policy(self.redaction, connection_secret=hook.redaction_secret())  # type: ignore[arg-type]
         return NormalizeConfig(redaction=policy, max_depth=self.max_depth, max_columns=self.max_columns)
 
     def execute(self, context: Context) -> dict[str, Any]:
