@@ -34,7 +34,7 @@ from daily_provider.anchors import (
 )
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, WalkStats
-from daily_provider.hooks.pagination import parse_created_at
+from daily_provider.hooks.pagination import StartCursor, parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.redaction import DEFAULT_REDACTION, Action, RedactionPolicy
 from daily_provider.scope import LoadScope, covered_part
@@ -343,7 +343,11 @@ class _Anchoring:
         self.recorder = AnchorRecorder()
         self.refused: list[str] = []
 
-    def candidates(self, end: datetime) -> list[Anchor]:
+    def candidates(self, end: datetime) -> list[StartCursor]:
+        """The cursors of the stored anchors a walk of a range ending at ``end`` may start after."""
+        return [anchor.cursor() for anchor in self._usable(end)]
+
+    def _usable(self, end: datetime) -> list[Anchor]:
         if self.store is None:
             return []
         try:
@@ -358,8 +362,8 @@ class _Anchoring:
             )
         return chosen
 
-    def on_refused(self, anchor: Anchor, reason: str) -> None:
-        self.refused.append(anchor.record_id)
+    def on_refused(self, cursor: StartCursor, reason: str) -> None:
+        self.refused.append(cursor.id)
 
     def save(self, convention: str | None) -> None:
         if self.store is None:
@@ -479,7 +483,7 @@ class _Walk:
                 stats=self.stats,
                 on_page=anchoring.recorder.on_page,
                 start_after=anchoring.candidates(walked.end),
-                on_rejected_anchor=anchoring.on_refused,
+                on_rejected_cursor=anchoring.on_refused,
             )
             if not pending:
                 current.writer.add_many(records)

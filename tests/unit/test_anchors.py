@@ -361,4 +361,15 @@ def test_the_hook_refuses_an_anchor_inside_the_window_at_the_call_before_any_req
     hook = DailyHook(api_key="sk_test_not_used", base_url="http://127.0.0.1:9/v1")
     inside = anchor("a", at(5))
     with pytest.raises(DailyConfigError, match="before the end of the window"):
-        hook.iter_logs(at(0), at(10), start_after=[inside])
+        hook.iter_logs(at(0), at(10), start_after=[inside.cursor()])
+
+
+def test_the_hook_does_not_import_anchors_so_the_packages_have_no_cycle() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, daily_provider.hooks.client; print('daily_provider.anchors' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

@@ -4,7 +4,8 @@ Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Air
 and over 100 MB), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
 HTTP, retries and the page walk, nothing about columns. The
 retry rules live in ``retry.py``, the limiter in ``ratelimit.py``, the walk in ``pagination.py`` and
-the settings rules in ``settings.py``; which anchors a walk may start from is ``anchors.py``'s call.
+the settings rules in ``settings.py``; which stored anchors a walk may start from is ``anchors.py``'s
+call (it hands the walk their StartCursors: the hook knows nothing of anchors).
 The key never leaves the session's auth object: not in a log line, an exception message or ``repr``.
 """
 
@@ -20,13 +21,13 @@ import orjson
 import requests
 
 from daily_provider import __version__
-from daily_provider.anchors import Anchor
 from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyError, DailyTransportError
 from daily_provider.hooks.pagination import (
     CursorRejected,
     CursorWalk,
     Entry,
     PageInfo,
+    StartCursor,
     WalkStats,
     parse_page,
 )
@@ -160,12 +161,12 @@ class DailyClient:
         url_filter: str | None = None,
         stats: WalkStats | None = None,
         on_page: Callable[[PageInfo], None] | None = None,
-        start_after: Anchor | Sequence[Anchor] | None = None,
-        on_rejected_anchor: Callable[[Anchor, str], None] | None = None,
+        start_after: StartCursor | Sequence[StartCursor] | None = None,
+        on_rejected_cursor: Callable[[StartCursor, str], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield Daily's raw log records with ``createdAt`` in ``[start, end)``, each id exactly once.
 
-        Walks pages from the newest record (or from an anchor) toward older ones and stops once a
+        Walks pages from the newest record (or from a start cursor) toward older ones and stops once a
         page reaches older than ``start``. Arguments and settings are checked here, before any
         request. The records are the same whichever way the walk starts.
 
@@ -175,12 +176,12 @@ class DailyClient:
         :param url_filter: Daily's ``url`` filter: the API route, or the webhook server URL.
         :param stats: counters to fill in while walking (requests, pages, retries, ...).
         :param on_page: called with a PageInfo after each accepted page.
-        :param start_after: anchors to start after instead of the newest record, tried in order
-            (see ``anchors.choose_anchors``); each must have ``created_at >= end``. An anchor the
-            API refuses (4xx, an empty page where records existed, records newer than it) is
-            reported to ``on_rejected_anchor`` with a WARNING and the next one is tried, then the
-            newest record. Nothing is yielded before a start is accepted, so nothing is lost.
-        :param on_rejected_anchor: called with each refused anchor and the reason, e.g. to drop it.
+        :param start_after: records a former walk passed (e.g. stored anchors' cursors) to start after
+            instead of the newest record, tried in order; each must have ``created_at >= end``. A
+            cursor the API refuses (4xx, an empty page where records existed, records newer than
+            it) is reported to ``on_rejected_cursor`` with a WARNING and the next one is tried, then
+            the newest record. Nothing is yielded before a start is accepted, so nothing is lost.
+        :param on_rejected_cursor: called with each refused cursor and the reason, e.g. to drop it.
         """
         window = Window(start, end)
         if source not in SOURCES:
@@ -207,9 +208,9 @@ class DailyClient:
             )
             return entries
 
-        anchors = _checked_anchors(start_after, window)
+        cursors = _checked_cursors(start_after, window)
 
-        def walk(anchor: Anchor | None) -> CursorWalk:
+        def walk(cursor: StartCursor | None) -> CursorWalk:
             return CursorWalk(
                 fetch,
                 window,
@@ -217,39 +218,39 @@ class DailyClient:
                 describe=describe,
                 on_page=on_page,
                 logger=log,
-                start_after=anchor.cursor() if anchor is not None else None,
+                start_after=cursor,
             )
 
-        if not anchors:
+        if not cursors:
             return iter(walk(None))
-        return self._walk_from_anchors(anchors, walk, walk_stats, describe, on_rejected_anchor)
+        return self._walk_from_cursors(cursors, walk, walk_stats, describe, on_rejected_cursor)
 
     @staticmethod
-    def _walk_from_anchors(
-        anchors: list[Anchor],
-        walk: Callable[[Anchor | None], CursorWalk],
+    def _walk_from_cursors(
+        cursors: list[StartCursor],
+        walk: Callable[[StartCursor | None], CursorWalk],
         stats: WalkStats,
         describe: str,
-        on_rejected: Callable[[Anchor, str], None] | None,
+        on_rejected: Callable[[StartCursor, str], None] | None,
     ) -> Iterator[dict[str, Any]]:
-        for anchor in anchors:
+        for cursor in cursors:
             try:
                 # CursorRejected comes from the first page, before any record: nothing to undo.
-                yield from walk(anchor)
+                yield from walk(cursor)
                 return
             except CursorRejected as rejected:
                 stats.cursors_rejected += 1
                 log.warning(
                     "Daily refused cursor anchor %s (createdAt %s) for %s: %s. No record was lost: "
                     "starting %s instead; the anchor will be dropped.",
-                    anchor.record_id,
-                    anchor.created_at.isoformat(),
+                    cursor.id,
+                    cursor.created_at.isoformat(),
                     describe,
                     rejected.reason,
-                    "from the next anchor" if anchor is not anchors[-1] else "at the newest record",
+                    "from the next anchor" if cursor is not cursors[-1] else "at the newest record",
                 )
                 if on_rejected is not None:
-                    on_rejected(anchor, rejected.reason)
+                    on_rejected(cursor, rejected.reason)
         yield from walk(None)
 
     def domain_id(self, *, stats: WalkStats | None = None) -> str:
@@ -463,20 +464,22 @@ class DailyClient:
         return text.replace(key, "***") if key else text
 
 
-def _checked_anchors(start_after: Anchor | Sequence[Anchor] | None, window: Window) -> list[Anchor]:
+def _checked_cursors(
+    start_after: StartCursor | Sequence[StartCursor] | None, window: Window
+) -> list[StartCursor]:
     if start_after is None:
         return []
-    anchors = [start_after] if isinstance(start_after, Anchor) else list(start_after)
-    for anchor in anchors:
-        if not isinstance(anchor, Anchor):
-            raise DailyConfigError(f"start_after must hold Anchor objects, got {type(anchor).__name__}")
-        if anchor.created_at < window.end:
+    cursors = [start_after] if isinstance(start_after, StartCursor) else list(start_after)
+    for cursor in cursors:
+        if not isinstance(cursor, StartCursor):
+            raise DailyConfigError(f"start_after must hold StartCursor objects, got {type(cursor).__name__}")
+        if cursor.created_at < window.end:
             raise DailyConfigError(
-                f"anchor {anchor.record_id} has createdAt {anchor.created_at.isoformat()}, before the end of "
-                f"the window {window}: records tied with it could be skipped. Pass only anchors at or after "
+                f"start cursor {cursor.id} has createdAt {cursor.created_at.isoformat()}, before the end of "
+                f"the window {window}: records tied with it could be skipped. Pass only cursors at or after "
                 "the window's end (anchors.choose_anchors picks them)."
             )
-    return anchors
+    return cursors
 
 
 def _parse_domain(body: Any) -> str:
