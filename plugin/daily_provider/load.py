@@ -37,7 +37,7 @@ from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import StartCursor, parse_created_at
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.redaction import DEFAULT_REDACTION, Action, RedactionPolicy
-from daily_provider.scope import LoadScope, covered_part
+from daily_provider.scope import LoadScope, checked_source, covered_part
 from daily_provider.sql import validate_name
 from daily_provider.staging import StagingStats, StagingWriter
 from daily_provider.warehouses.base import (
@@ -54,7 +54,6 @@ from daily_provider.window import Window
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("api", "webhook")
 REDACTION_SECRET_ENV = "DAILY_LOGS_REDACTION_SECRET"
 DEFAULT_CHUNK_ROWS = 10_000
 DEFAULT_RANGE_STEP = timedelta(days=1)
@@ -438,9 +437,7 @@ class _Walk:
         url_filter: str | None,
         use_anchors: bool,
     ) -> _Walk:
-        if source not in SOURCES:
-            raise ValueError(f"source={source!r} is not one of {', '.join(SOURCES)}")
-        table = table or default_table(source)
+        table = table or default_table(checked_source(source))
         try:
             # Both warehouses take plain identifiers only; say so before any request, not after the walk.
             validate_name(table, what="table")

@@ -14,7 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from daily_provider.exceptions import DailyConfigError
 from daily_provider.window import Window
+
+SOURCES = ("api", "webhook")
+
+
+def checked_source(source: object) -> str:
+    """``source`` if Daily knows it (``api`` or ``webhook``), else a DailyConfigError saying so.
+
+    The one check of a load's source, made where the value comes in (operator, CLI, hook).
+    """
+    if source not in SOURCES:
+        raise DailyConfigError(
+            f"source={source!r} is not one Daily knows; use 'api' or 'webhook' (bare, without quotes)"
+        )
+    return str(source)
 
 
 @dataclass(frozen=True)

@@ -124,14 +124,16 @@ def test_an_unknown_source_is_refused_where_it_is_given(
 ) -> None:
     from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
 
-    with pytest.raises(DailyConfigError, match=r"source='apis' is not one of api, webhook"):
+    with pytest.raises(
+        DailyConfigError, match=r"source='apis' is not one Daily knows; use 'api' or 'webhook'"
+    ):
         DailyLogsToDuckDBOperator(task_id="load", source="apis")
     hook = DailyHook(api_key=KEY, base_url=server.base_url)
     with pytest.raises(DailyConfigError, match=r"use 'api' or 'webhook' \(bare, without quotes\)"):
         hook.iter_logs(WINDOW.start, WINDOW.end, source='"api"')
     with (
         DuckDBWarehouse(tmp_path / "x.duckdb") as warehouse,
-        pytest.raises(ValueError, match="not one of api, webhook"),
+        pytest.raises(DailyConfigError, match="source='webhooks' is not one Daily knows"),
     ):
         load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="webhooks", run_id="r")
     with pytest.raises(SystemExit) as exited:

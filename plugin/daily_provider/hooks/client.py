@@ -44,13 +44,13 @@ from daily_provider.hooks.settings import (
     HookSettings,
     resolve_settings,
 )
+from daily_provider.scope import checked_source
 from daily_provider.window import Window
 
 __all__ = ["DailyClient", "PageInfo", "WalkStats"]
 
 LOGS_PATH = "/logs/api"
 DOMAIN_PATH = "/"  # GET /v1/: the key's domain configuration, {"domain_name", "domain_id", "config"}
-SOURCES = ("api", "webhook")
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +184,7 @@ class DailyClient:
         :param on_rejected_cursor: called with each refused cursor and the reason, e.g. to drop it.
         """
         window = Window(start, end)
-        if source not in SOURCES:
-            raise DailyConfigError(
-                f"source={source!r} is not one Daily knows; use 'api' or 'webhook' (bare, without quotes)"
-            )
+        checked_source(source)
         if url_filter is not None and (not isinstance(url_filter, str) or not url_filter.strip()):
             raise DailyConfigError(f"url_filter={url_filter!r} must be a non-empty string or None")
         settings = self._config()

@@ -28,7 +28,6 @@ from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
     DEFAULT_CHUNK_ROWS,
-    SOURCES,
     LoadSummary,
     RangeSummary,
     default_table,
@@ -38,6 +37,7 @@ from daily_provider.load import (
 )
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.operators.links import BigQueryTableLink
+from daily_provider.scope import checked_source
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait, utc_now
@@ -191,8 +191,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not _is_templated(source) and source not in SOURCES:
-            raise DailyConfigError(f"source={source!r} is not one of {', '.join(SOURCES)}")
+        if not _is_templated(source):
+            checked_source(source)
         if chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows} must be at least 1")
         self.settle = _as_timedelta("settle", settle)
@@ -268,8 +268,7 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         return self._load(context, self._window(context), self.make_hook())
 
     def _window(self, context: Context) -> Window:
-        if self.source not in SOURCES:
-            raise DailyConfigError(f"source={self.source!r} is not one of {', '.join(SOURCES)}")
+        checked_source(self.source)
         return resolve_window(
             self.start, self.end, context.get("data_interval_start"), context.get("data_interval_end")
         )

@@ -134,7 +134,9 @@ def test_templated_fields_render_from_the_context(tmp_path: Path) -> None:
 def test_a_source_that_renders_to_an_unknown_value_fails_before_any_request(tmp_path: Path) -> None:
     task = operator(tmp_path / "logs.duckdb", source="{{ params.source }}")
     task.source = "calls"  # what the template rendered to
-    with pytest.raises(DailyConfigError, match="source='calls' is not one of api, webhook"):
+    with pytest.raises(
+        DailyConfigError, match="source='calls' is not one Daily knows; use 'api' or 'webhook'"
+    ):
         task.execute(make_context())
 
 
