@@ -34,7 +34,7 @@ from daily_provider.anchors import (
 )
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, WalkStats
-from daily_provider.hooks.pagination import StartCursor, parse_created_at
+from daily_provider.hooks.pagination import StartCursor
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.redaction import DEFAULT_REDACTION, Action, RedactionPolicy
 from daily_provider.scope import LoadScope, checked_source, covered_part
@@ -472,7 +472,7 @@ class _Walk:
         try:
             self.domain_id = self.hook.domain_id(stats=self.stats)
             self.anchoring = anchoring = _Anchoring(self.anchor_store, self.scope)
-            records = self.hook.iter_logs(
+            entries = self.hook.iter_entries(
                 walked.start,
                 walked.end,
                 self.source,
@@ -483,16 +483,15 @@ class _Walk:
                 on_rejected_cursor=anchoring.on_refused,
             )
             if not pending:
-                current.writer.add_many(records)
+                current.writer.add_many(entry.record for entry in entries)
             else:
-                for raw in records:
-                    # The walk validated createdAt; records come newest first, so a record older
-                    # than the piece's start means the walk has passed below it: it is complete.
-                    created_at = parse_created_at(raw.get("createdAt"))
-                    while created_at is not None and created_at < current.window.start and pending:
+                for entry in entries:
+                    # Entries come newest first, so one older than the piece's start means the
+                    # walk has passed below it: the piece is complete.
+                    while entry.created_at < current.window.start and pending:
                         done.append(current.finish())
                         current = _Piece.open(self, pending.popleft())
-                    current.writer.add(raw)
+                    current.writer.add(entry.record)
             done.append(current.finish())
             while pending:
                 # Older than every record the walk yielded: the window is empty, replaced by nothing.

@@ -88,7 +88,7 @@ def walk_ids(
         on_page=on_page,
         start_after=start_after,
     )
-    return [record["id"] for record in walk]
+    return [entry.id for entry in walk]
 
 
 def recorded(fake: FakeDaily, window: Window, spacing: timedelta, limit: int) -> list[Anchor]:

@@ -157,14 +157,32 @@ class DailyClient:
         start: datetime,
         end: datetime,
         source: str = "api",
+        **options: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield Daily's raw log records with ``createdAt`` in ``[start, end)``, each id exactly once.
+
+        The raw dicts of :meth:`iter_entries` (same arguments); unredacted, as Daily sent them.
+        Arguments and settings are checked here, before any request.
+        """
+        entries = self.iter_entries(start, end, source, **options)
+        return (entry.record for entry in entries)
+
+    def iter_entries(
+        self,
+        start: datetime,
+        end: datetime,
+        source: str = "api",
         *,
         url_filter: str | None = None,
         stats: WalkStats | None = None,
         on_page: Callable[[PageInfo], None] | None = None,
         start_after: StartCursor | Sequence[StartCursor] | None = None,
         on_rejected_cursor: Callable[[StartCursor, str], None] | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield Daily's raw log records with ``createdAt`` in ``[start, end)``, each id exactly once.
+    ) -> Iterator[Entry]:
+        """Yield Daily's log records with ``createdAt`` in ``[start, end)`` as Entries, each id once.
+
+        An :class:`Entry` carries the record's id and parsed ``createdAt`` beside the raw dict;
+        :meth:`iter_logs` yields the raw dicts alone.
 
         Walks pages from the newest record (or from a start cursor) toward older ones and stops once a
         page reaches older than ``start``. Arguments and settings are checked here, before any
@@ -229,7 +247,7 @@ class DailyClient:
         stats: WalkStats,
         describe: str,
         on_rejected: Callable[[StartCursor, str], None] | None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Entry]:
         for cursor in cursors:
             try:
                 # CursorRejected comes from the first page, before any record: nothing to undo.

@@ -183,7 +183,10 @@ def parse_page(body: Any) -> list[Entry]:
 
 
 class CursorWalk:
-    """Walk pages from the newest record back past ``window.start``; iterate to get in-window records.
+    """Walk pages from the newest record back past ``window.start``; iterate to get in-window entries.
+
+    Each record comes as an :class:`Entry`: its id and its parsed ``createdAt`` beside the raw dict,
+    so nothing after the walk parses ``createdAt`` again to place it.
 
     :param fetch: returns one validated page for a cursor (see ``Fetch``).
     :param window: ``[start, end)``; records outside it are read but not yielded.
@@ -236,7 +239,7 @@ class CursorWalk:
         self._frontier_time: datetime | None = None
         self._frontier_ids: set[str] = set()
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Entry]:
         self._started = self._clock()
         cursor: Entry | None = None
         if self._start_after is None:
@@ -355,7 +358,7 @@ class CursorWalk:
             return "older"
         return "newer" if page else "empty"
 
-    def _accept(self, page: list[Entry], cursor: Entry | None) -> Iterator[dict[str, Any]]:
+    def _accept(self, page: list[Entry], cursor: Entry | None) -> Iterator[Entry]:
         self._check_order(page, cursor)
         if cursor is not None:
             self._check_against_cursor(page, cursor)
@@ -371,7 +374,7 @@ class CursorWalk:
         for entry in fresh:
             if start <= entry.created_at < end:
                 self._stats.records_yielded += 1
-                yield entry.record
+                yield entry
         self._stats.pages += 1
         if self._on_page is not None:
             first, last = page[0], page[-1]

@@ -53,8 +53,7 @@ def scripted(pages: list[list[dict[str, Any]]]) -> tuple[Callable[..., list[Entr
 def walk(fetch: Callable[..., list[Entry]], start: datetime, end: datetime, **options: Any) -> list[str]:
     stats = options.pop("stats", WalkStats())
     return [
-        record["id"]
-        for record in CursorWalk(fetch, Window(start, end), stats=stats, describe="test", **options)
+        entry.id for entry in CursorWalk(fetch, Window(start, end), stats=stats, describe="test", **options)
     ]
 
 
@@ -205,10 +204,10 @@ def test_on_page_gets_each_accepted_page_after_its_records() -> None:
         pages.append(info)
         assert yielded, "on_page came before the page's records were handed out"
 
-    for record in CursorWalk(
+    for entry in CursorWalk(
         fetch_from(fake, 2), Window(at(0), at(100)), stats=WalkStats(), describe="t", on_page=on_page
     ):
-        yielded.append(record["id"])
+        yielded.append(entry.id)
     assert [(p.first_id, p.last_id, p.records) for p in pages] == [
         ("log-0000", "log-0001", 2),
         ("log-0002", "log-0003", 2),
@@ -335,3 +334,11 @@ def test_created_at_parses_dailys_format_to_aware_utc() -> None:
 def test_a_page_keeps_the_raw_record_untouched() -> None:
     record = make_record("x", at(5))
     assert parse_page([record])[0].record is record
+
+
+def test_the_walk_hands_on_entries_with_createdat_parsed_once_beside_the_raw_record() -> None:
+    fake = FakeDaily(records_at([500, 400, 100]))
+    entries = list(CursorWalk(fetch_from(fake), Window(at(200), at(1000)), stats=WalkStats(), describe="t"))
+
+    assert [(e.id, e.created_at) for e in entries] == [("log-0000", at(500)), ("log-0001", at(400))]
+    assert all(parse_created_at(e.record["createdAt"]) == e.created_at for e in entries)
