@@ -10,15 +10,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
+from tests.cli_runner import Result, cli_runner
 
 from daily_provider import cli
-from daily_provider.cli import main
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 
 CONFIG = SimulatorConfig(seed=5, start="2026-01-01T00:00:00Z", days=2, api_per_day=300, webhook_per_day=60)
@@ -31,26 +30,9 @@ def server() -> Iterator[SimulatorServer]:
         yield running
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    def _run(args: list[str], **env: str) -> Result:
-        monkeypatch.delenv("DAILY_API_KEY", raising=False)
-        monkeypatch.delenv("DAILY_API_BASE_URL", raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        capsys.readouterr()
-        code = main(args)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
+    return cli_runner(monkeypatch, capsys)
 
 
 def run_process(command: list[str], server: SimulatorServer) -> subprocess.CompletedProcess[str]:

@@ -9,12 +9,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.cli_runner import Result, cli_runner
 
-from daily_provider.cli import main
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 
 CONFIG = SimulatorConfig(seed=7, start="2026-01-01T00:00:00Z", days=3, api_per_day=200, webhook_per_day=40)
@@ -28,26 +27,11 @@ def server() -> Iterator[SimulatorServer]:
         yield running
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run(
     server: SimulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., Result]:
-    def _run(args: list[str]) -> Result:
-        monkeypatch.setenv("DAILY_API_KEY", CONFIG.api_key)
-        monkeypatch.setenv("DAILY_API_BASE_URL", server.base_url)
-        capsys.readouterr()
-        code = main(args)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
+    return cli_runner(monkeypatch, capsys, DAILY_API_KEY=CONFIG.api_key, DAILY_API_BASE_URL=server.base_url)
 
 
 def count_ids(server: SimulatorServer, source: str, start: str, end: str) -> int:

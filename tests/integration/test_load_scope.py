@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,24 @@ def ledger(db: Path) -> list[tuple[Any, ...]]:
     )
 
 
+def at_once(calls: list[Callable[[], object]]) -> list[BaseException]:
+    """Run ``calls`` in threads at the same time; return the errors they raised."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # returned to the test, which asserts there are none
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 # -- url filters and domains ----------------------------------------------------------------------
 
 
@@ -144,22 +163,13 @@ def test_two_domains_loading_the_same_day_into_one_table_at_once_each_equal_thei
     ):
         domains = {name: hook_for(server, keys[name]).domain_id() for name, server in (("a", a), ("b", b))}
         assert domains["a"] != domains["b"]
-        errors: list[BaseException] = []
-
-        def run(server: SimulatorServer, key: str) -> None:
-            try:
-                load(server, db, day(1), key)
-            except BaseException as exc:  # reported by the assertion below
-                errors.append(exc)
 
         for _ in range(2):  # a first load, then a re-run of both: neither touches the other's rows
-            threads = [threading.Thread(target=run, args=(s, keys[n])) for n, s in (("a", a), ("b", b))]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            assert (
+                at_once([lambda: load(a, db, day(1), keys["a"]), lambda: load(b, db, day(1), keys["b"])])
+                == []
+            )
 
-        assert errors == []
         assert ids_of(db, day(1), domains["a"]) == truth(a, day(1))
         assert ids_of(db, day(1), domains["b"]) == truth(b, day(1))
         assert len(ids_of(db, day(1))) == len(truth(a, day(1))) + len(truth(b, day(1)))
@@ -247,23 +257,10 @@ def test_concurrent_loads_of_adjacent_days_in_any_order_each_equal_the_truth(
 ) -> None:
     db = tmp_path / "logs.duckdb"
     with SimulatorServer(config(convention=convention)) as server:
-        errors: list[BaseException] = []
-
-        def run(window: Window) -> None:
-            try:
-                load(server, db, window)
-            except BaseException as exc:  # reported by the assertion below
-                errors.append(exc)
-
         # Airflow's backfill runs several days at once, oldest first or not: two rounds, each
         # with every day in flight together, the second reusing the anchors the first wrote.
         for order in ([day(0), day(1), day(2), day(3)], [day(2), day(0), day(3), day(1)]):
-            threads = [threading.Thread(target=run, args=(window,)) for window in order]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            assert errors == []
+            assert at_once([partial(load, server, db, window) for window in order]) == []
             for n in range(4):
                 assert ids_of(db, day(n)) == truth(server, day(n)), f"day {n} after {order}"
         started = query(db, "SELECT count(*) FROM daily_logs_loads WHERE extra->>'started_after' IS NOT NULL")

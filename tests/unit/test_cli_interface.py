@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.cli_runner import Result, cli_runner
 
 from daily_provider import __version__
 from daily_provider.cli import (
@@ -30,23 +30,9 @@ SUBCOMMANDS = ("load", "backfill", "simulate", "summary", "views")
 WINDOW = ["--start", "2026-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"]
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    def _run(args: list[str]) -> Result:
-        monkeypatch.delenv(API_KEY_ENV, raising=False)
-        capsys.readouterr()
-        code = main(args)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
+    return cli_runner(monkeypatch, capsys)
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
