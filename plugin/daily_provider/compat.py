@@ -20,7 +20,7 @@ from daily_provider.exceptions import DailyConfigError
 if TYPE_CHECKING:
     # The type checker sees the newest Airflow in the lock; the runtime branch below picks per release.
     from airflow.sdk import BaseHook, CronDataIntervalTimetable
-    from airflow.sdk.exceptions import AirflowNotFoundException, TaskDeferred
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, TaskDeferred
 else:
     try:
         from airflow.sdk import BaseHook
@@ -30,6 +30,10 @@ else:
         from airflow.sdk.exceptions import AirflowNotFoundException
     except ImportError:  # Airflow 3.0 and 3.1: the SDK's BaseHook raises this one
         from airflow.exceptions import AirflowNotFoundException
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 3.0
+        from airflow.exceptions import AirflowFailException
     try:
         from airflow.sdk.exceptions import TaskDeferred
     except ImportError:  # Airflow 3.0 and 3.1: what BaseOperator.defer raises there
@@ -42,6 +46,7 @@ else:
 __all__ = [
     "AIRFLOW_VERSION",
     "PARTITIONS_MIN_VERSION",
+    "AirflowFailException",
     "AirflowNotFoundException",
     "BaseHook",
     "CronDataIntervalTimetable",

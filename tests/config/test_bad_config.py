@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from daily_provider.cli import main as daily_logs
+from daily_provider.compat import AirflowFailException
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.load import load_window
@@ -59,7 +60,14 @@ def run_operator(tmp_path: Path, **arguments: Any) -> dict[str, Any]:
         "lock_timeout": 5,
     }
     settings.update(arguments)
-    result: dict[str, Any] = DailyLogsToDuckDBOperator(**settings).execute({"run_id": "config-test"})
+    try:
+        result: dict[str, Any] = DailyLogsToDuckDBOperator(**settings).execute({"run_id": "config-test"})
+    except AirflowFailException as failed:
+        # A configuration error fails the task without Airflow's retries; the provider's own error,
+        # whose message the tests check, is its cause.
+        assert isinstance(failed.__cause__, DailyConfigError), failed
+        assert str(failed.__cause__) in str(failed)
+        raise failed.__cause__ from None
     return result
 
 

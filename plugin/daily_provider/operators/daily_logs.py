@@ -13,7 +13,8 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,8 @@ from urllib.parse import urlencode, urlsplit
 from airflow.configuration import conf
 from airflow.sdk import Asset, BaseOperator
 
-from daily_provider.exceptions import DailyConfigError
+from daily_provider.compat import AirflowFailException
+from daily_provider.exceptions import DailyAPIError, DailyConfigError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
@@ -78,6 +80,28 @@ def _as_timedelta(name: str, value: timedelta | float | None) -> timedelta | Non
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DailyConfigError(f"{name}={value!r} must be a timedelta or a number of seconds")
     return timedelta(seconds=value)
+
+
+# Daily's answers that no retry changes: a bad or missing key, a malformed request, no permission.
+_FAIL_FAST_STATUSES = frozenset({400, 401, 403})
+
+
+@contextmanager
+def fail_without_retries() -> Iterator[None]:
+    """Turn configuration and authentication errors into AirflowFailException: the task fails at once.
+
+    A wrong key or a bad argument fails the same way on every try, so Airflow's retries (and their
+    backoff) would only delay the error. Everything else (429s that outlasted the client's retries,
+    5xx, network, a warehouse hiccup) stays retryable.
+    """
+    try:
+        yield
+    except DailyConfigError as exc:
+        raise AirflowFailException(f"bad configuration, not retried: {exc}") from exc
+    except DailyAPIError as exc:
+        if exc.status not in _FAIL_FAST_STATUSES:
+            raise
+        raise AirflowFailException(f"Daily refused the request, not retried: {exc}") from exc
 
 
 def _is_templated(value: object) -> bool:
@@ -238,6 +262,15 @@ class DailyLogsToWarehouseOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Wait until the window has settled (deferring or sleeping), then load it."""
+        with fail_without_retries():
+            return self._settle_then_load(context)
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resume after the deferral: the window has settled, load it."""
+        with fail_without_retries():
+            return self._load(context, self._window(context), self.make_hook())
+
+    def _settle_then_load(self, context: Context) -> dict[str, Any]:
         window = self._window(context)
         hook = self.make_hook()
         settle = self.settle
@@ -262,10 +295,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             )
             sleep(wait.total_seconds())
         return self._load(context, window, hook)
-
-    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
-        """Resume after the deferral: the window has settled, load it."""
-        return self._load(context, self._window(context), self.make_hook())
 
     def _window(self, context: Context) -> Window:
         checked_source(self.source)

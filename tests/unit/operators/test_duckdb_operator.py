@@ -11,7 +11,8 @@ import pytest
 from airflow.sdk import DAG, Asset
 from tests.unit.operators.support import API_KEY, DAY1, make_context, truth_ids
 
-from daily_provider.exceptions import DailyAPIError, DailyConfigError
+from daily_provider.compat import AirflowFailException
+from daily_provider.exceptions import DailyAPIError, DailyTransportError
 from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
 from daily_provider.simulator import FaultConfig, SimulatorServer
 
@@ -33,7 +34,7 @@ def loads(db: Path) -> list[tuple]:
 
 
 def test_zero_width_data_interval_fails_and_names_the_timetable_to_use(tmp_path: Path) -> None:
-    with pytest.raises(DailyConfigError, match="zero-width") as caught:
+    with pytest.raises(AirflowFailException, match="zero-width") as caught:
         operator(tmp_path / "logs.duckdb").execute(make_context(DAY1, DAY1))
     assert "CronDataIntervalTimetable" in str(caught.value)
     assert not (tmp_path / "logs.duckdb").exists()  # nothing was opened or loaded
@@ -96,9 +97,11 @@ def test_api_failure_mid_walk_leaves_the_table_unchanged_and_records_a_failed_lo
 
     # The key is revoked after two requests: the re-run's walk gets a 401 part way through.
     simulator.set_faults(FaultConfig(auth_fail_after=2))
-    with pytest.raises(DailyAPIError, match="authentication-error") as caught:
+    with pytest.raises(AirflowFailException, match="authentication-error") as caught:
         operator(db).execute(make_context(run_id="manual__retry"))
 
+    # A revoked key fails the task at once (no Airflow retries); Daily's error is the cause.
+    assert isinstance(caught.value.__cause__, DailyAPIError) and caught.value.__cause__.status == 401
     assert API_KEY not in str(caught.value)
     assert table_ids(db) == before
     (first, second) = loads(db)
@@ -135,7 +138,7 @@ def test_a_source_that_renders_to_an_unknown_value_fails_before_any_request(tmp_
     task = operator(tmp_path / "logs.duckdb", source="{{ params.source }}")
     task.source = "calls"  # what the template rendered to
     with pytest.raises(
-        DailyConfigError, match="source='calls' is not one Daily knows; use 'api' or 'webhook'"
+        AirflowFailException, match="source='calls' is not one Daily knows; use 'api' or 'webhook'"
     ):
         task.execute(make_context())
 
@@ -150,3 +153,13 @@ def test_range_mode_loads_each_day_of_a_multi_day_window_in_one_walk(
     assert table_ids(db) == truth_ids(simulator, "api", start, end)
     assert result["rows"] == len(table_ids(db))
     assert [status for status, _rows, _error in loads(db)] == ["success"] * 3  # one audit row per day
+
+
+def test_a_server_error_that_outlasts_the_clients_retries_stays_retryable_for_airflow(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    # 5xx on every request: the client's own retries run out, and the task fails in a way Airflow
+    # retries later (a DailyTransportError), unlike a bad key or a bad argument.
+    simulator.set_faults(FaultConfig(error_5xx_rate=1.0))
+    with pytest.raises(DailyTransportError, match="failed after 1 attempts"):
+        operator(tmp_path / "logs.duckdb").execute(make_context())
