@@ -54,8 +54,8 @@ with DAG(
             task_id=f"load_{source}_logs",
             source=source,
             # Rendered when the task runs; an empty value means "not set" (see the docstring).
-            project="{{ var.value.get('daily_logs_bq_project', '') }}",
-            dataset="{{ var.value.get('daily_logs_bq_dataset', 'daily_logs') }}",
+            project_id="{{ var.value.get('daily_logs_bq_project', '') }}",
+            dataset_id="{{ var.value.get('daily_logs_bq_dataset', 'daily_logs') }}",
             location="{{ var.value.get('daily_logs_bq_location', '') }}",
             gcp_conn_id="{{ var.value.get('daily_logs_gcp_conn_id', '') }}",
             outlets=[Asset(name=f"daily_logs.bigquery.{source}")],

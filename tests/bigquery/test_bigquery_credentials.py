@@ -39,8 +39,8 @@ class FakeBigQueryHook:
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
     client: ClassVar[object] = object()
 
-    def __init__(self, *, gcp_conn_id: str) -> None:
-        self.calls.append(("init", {"gcp_conn_id": gcp_conn_id}))
+    def __init__(self, *, gcp_conn_id: str, impersonation_chain: str | list[str] | None = None) -> None:
+        self.calls.append(("init", {"gcp_conn_id": gcp_conn_id, "impersonation_chain": impersonation_chain}))
 
     def get_client(self, **kwargs: Any) -> object:
         self.calls.append(("get_client", kwargs))
@@ -69,10 +69,26 @@ def test_gcp_conn_id_takes_the_client_from_the_google_provider_hook(google_provi
 
     assert client is google_provider.client
     assert google_provider.calls == [
-        ("init", {"gcp_conn_id": "gcp_logs"}),
+        ("init", {"gcp_conn_id": "gcp_logs", "impersonation_chain": None}),
         ("get_client", {"project_id": "daily-prod-1", "location": "EU"}),
     ]
     assert warehouse.get_client() is client  # built once
+
+
+def test_impersonation_chain_goes_to_the_google_provider_hook(google_provider):
+    chain = ["loader@daily-prod-1.iam.gserviceaccount.com"]
+    BigQueryWarehouse(
+        project="daily-prod-1", dataset="logs", gcp_conn_id="gcp_logs", impersonation_chain=chain
+    ).get_client()
+
+    assert google_provider.calls[0] == ("init", {"gcp_conn_id": "gcp_logs", "impersonation_chain": chain})
+
+
+def test_impersonation_chain_without_gcp_conn_id_is_a_config_error():
+    with pytest.raises(DailyConfigError, match="impersonation_chain needs gcp_conn_id"):
+        BigQueryWarehouse(
+            project="daily-prod-1", dataset="logs", impersonation_chain="sa@x.iam.gserviceaccount.com"
+        )
 
 
 def test_gcp_conn_id_without_project_lets_the_connection_choose_it(google_provider):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -102,6 +103,20 @@ def fail_without_retries() -> Iterator[None]:
         if exc.status not in _FAIL_FAST_STATUSES:
             raise
         raise AirflowFailException(f"Daily refused the request, not retried: {exc}") from exc
+
+
+def _renamed(old_name: str, old_value: str | None, new_name: str, new_value: str | None) -> str | None:
+    """``new_value``, or the deprecated ``old_value`` with a warning; both given is an error."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise DailyConfigError(f"give {new_name}= only; {old_name}= is its deprecated alias")
+    warnings.warn(
+        f"{old_name}= is deprecated and goes in the next release; use {new_name}= (the Google provider's name)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 def _is_templated(value: object) -> bool:
@@ -439,13 +454,17 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
 class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
     """Load one window of Daily logs into a BigQuery table (needs the ``bigquery`` extra).
 
-    :param dataset: Dataset of the logs tables and ``daily_logs_loads``; it must exist. (templated)
-    :param project: Project of the dataset and the jobs; empty or ``None``: the credentials'
-        default project. (templated)
+    :param dataset_id: Dataset of the logs tables and ``daily_logs_loads``; it must exist. (templated)
+    :param project_id: Project of the dataset and the jobs; empty or ``None``: the credentials' (or the
+        Google Cloud connection's) default project. (templated)
     :param location: Location of the dataset and jobs (e.g. ``"EU"``); empty or ``None``: inferred.
         (templated)
     :param gcp_conn_id: Airflow Google Cloud connection (needs the ``google`` extra); empty or
         ``None``: Application Default Credentials. (templated)
+    :param impersonation_chain: Service account(s) to impersonate through ``gcp_conn_id``, as the
+        Google provider's operators take it (needs ``gcp_conn_id``). (templated)
+    :param dataset: Deprecated alias of ``dataset_id`` (kept for one release).
+    :param project: Deprecated alias of ``project_id`` (kept for one release).
     :param maximum_bytes_billed: Fail any query that would bill more bytes; ``None`` disables the guard.
     :param require_partition_filter: Tables this operator creates refuse queries without a
         ``created_at`` filter.
@@ -462,10 +481,11 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
 
     template_fields: Sequence[str] = (
         *DailyLogsToWarehouseOperator.template_fields,
-        "project",
-        "dataset",
+        "project_id",
+        "dataset_id",
         "location",
         "gcp_conn_id",
+        "impersonation_chain",
     )
     warehouse_label = "bigquery"
     operator_extra_links = (BigQueryTableLink(),)
@@ -473,12 +493,15 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
     def __init__(
         self,
         *,
-        dataset: str,
-        project: str | None = None,
+        dataset_id: str | None = None,
+        project_id: str | None = None,
         location: str | None = None,
         gcp_conn_id: str | None = None,
+        impersonation_chain: str | Sequence[str] | None = None,
         maximum_bytes_billed: int | None = DEFAULT_MAXIMUM_BYTES_BILLED,
         require_partition_filter: bool = False,
+        dataset: str | None = None,
+        project: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -486,36 +509,52 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
             raise DailyConfigError(
                 f"maximum_bytes_billed={maximum_bytes_billed} must be positive, or None to disable the guard"
             )
-        self.dataset = dataset
-        self.project = project
+        dataset_id = _renamed("dataset", dataset, "dataset_id", dataset_id)
+        project_id = _renamed("project", project, "project_id", project_id)
+        if dataset_id is None:
+            raise DailyConfigError("dataset_id is required: the BigQuery dataset of the logs tables")
+        self.dataset_id = dataset_id
+        self.project_id = project_id
         self.location = location
         self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
         self.maximum_bytes_billed = maximum_bytes_billed
         self.require_partition_filter = require_partition_filter
         self._loaded_table: tuple[str, str, str] | None = None
         table = self.table or (None if _is_templated(self.source) else default_table(self.source))
-        names = (project, dataset, table)
+        names = (project_id, dataset_id, table)
         if not self.outlets and all(names) and not any(_is_templated(name) for name in names):
             self.outlets = [
                 Asset(
-                    name=f"bigquery.{project}.{dataset}.{table}",
-                    uri=f"bigquery://{project}/{dataset}/{table}",
+                    name=f"bigquery.{project_id}.{dataset_id}.{table}",
+                    uri=f"bigquery://{project_id}/{dataset_id}/{table}",
                 )
             ]
+
+    @property
+    def dataset(self) -> str:
+        """Deprecated alias of :attr:`dataset_id`."""
+        return self.dataset_id
+
+    @property
+    def project(self) -> str | None:
+        """Deprecated alias of :attr:`project_id`."""
+        return self.project_id
 
     def make_warehouse(self, context: Context, window: Window) -> Warehouse:
         # Imported here: google-cloud-bigquery is an optional extra, and importing it costs time.
         from daily_provider.warehouses.bigquery import BigQueryWarehouse, job_id_prefix, job_labels
 
         ti = context["ti"]
-        project = _blank_to_none(self.project)
+        project = _blank_to_none(self.project_id)
         location = _blank_to_none(self.location)
         client = self._emulator_client(project, location)
         warehouse = BigQueryWarehouse(
             project=project,
-            dataset=self.dataset,
+            dataset=self.dataset_id,
             location=location,
             gcp_conn_id=_blank_to_none(self.gcp_conn_id),
+            impersonation_chain=self.impersonation_chain or None,
             client=client,
             maximum_bytes_billed=self.maximum_bytes_billed,
             require_partition_filter=self.require_partition_filter,
@@ -544,7 +583,7 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         known only after the load); ``None`` otherwise. Never raises: the extra link calls it."""
         if self._loaded_table is not None:
             return self._loaded_table
-        project, dataset = _blank_to_none(self.project), _blank_to_none(self.dataset)
+        project, dataset = _blank_to_none(self.project_id), _blank_to_none(self.dataset_id)
         table = _blank_to_none(self.table) or default_table(self.source)
         if project is None or dataset is None or any(map(_is_templated, (project, dataset, table))):
             return None
@@ -557,7 +596,7 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         if project is None:
             raise DailyConfigError(
                 f"${BIGQUERY_EMULATOR_ENV}={endpoint} points BigQuery at an emulator, which has no default "
-                "project: set project= on the operator (or unset the variable to use real BigQuery)"
+                "project: set project_id= on the operator (or unset the variable to use real BigQuery)"
             )
         from google.api_core.client_options import ClientOptions
         from google.auth.credentials import AnonymousCredentials

@@ -155,6 +155,7 @@ class BigQueryWarehouse:
         dataset: str,
         location: str | None = None,
         gcp_conn_id: str | None = None,
+        impersonation_chain: str | Sequence[str] | None = None,
         client: bigquery.Client | None = None,
         maximum_bytes_billed: int | None = 10 * 1024**3,
         require_partition_filter: bool = False,
@@ -169,6 +170,12 @@ class BigQueryWarehouse:
         self.dataset = validate_identifier(dataset, what="BigQuery dataset")
         self.location = location
         self.gcp_conn_id = gcp_conn_id
+        if impersonation_chain and not gcp_conn_id:
+            raise DailyConfigError(
+                "impersonation_chain needs gcp_conn_id: impersonation goes through the Google provider's "
+                f"hook ({GOOGLE_EXTRA_HINT}); without it the client uses Application Default Credentials"
+            )
+        self.impersonation_chain = impersonation_chain
         self.maximum_bytes_billed = maximum_bytes_billed
         self.require_partition_filter = require_partition_filter
         if staging_expiration <= timedelta(0):
@@ -205,7 +212,8 @@ class BigQueryWarehouse:
             kwargs: dict[str, Any] = {"location": self.location}
             if self.project is not None:  # else the connection's project
                 kwargs["project_id"] = self.project
-            client: bigquery.Client = BigQueryHook(gcp_conn_id=self.gcp_conn_id).get_client(**kwargs)
+            hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
+            client: bigquery.Client = hook.get_client(**kwargs)
             return client
         from google.auth.exceptions import DefaultCredentialsError
 

@@ -24,12 +24,12 @@ WINDOW = Window(DAY1, DAY1 + timedelta(days=1))
 def test_warehouse_gets_job_ids_labels_and_try_from_the_task_and_blank_settings_mean_unset() -> None:
     task = DailyLogsToBigQueryOperator(
         task_id="load_api_logs",
-        dataset="daily_logs",
+        dataset_id="daily_logs",
         maximum_bytes_billed=5_000_000,
         require_partition_filter=True,
     )
     # What Variable templates with an empty default render to.
-    task.project, task.location, task.gcp_conn_id = "", " ", ""
+    task.project_id, task.location, task.gcp_conn_id = "", " ", ""
     ti = FakeTaskInstance(dag_id="daily_logs_to_bigquery", task_id="load_api_logs", try_number=3)
 
     warehouse = task.make_warehouse(make_context(ti=ti, run_id="scheduled__2026-01-03"), WINDOW)
@@ -49,7 +49,7 @@ def test_warehouse_gets_job_ids_labels_and_try_from_the_task_and_blank_settings_
 
 def test_literal_project_dataset_and_table_give_a_bigquery_asset() -> None:
     task = DailyLogsToBigQueryOperator(
-        task_id="load", source="webhook", project="my-project", dataset="daily_logs"
+        task_id="load", source="webhook", project_id="my-project", dataset_id="daily_logs"
     )
     assert task.outlets == [
         Asset(
@@ -62,9 +62,9 @@ def test_literal_project_dataset_and_table_give_a_bigquery_asset() -> None:
 @pytest.mark.parametrize(
     "settings",
     [
-        {"dataset": "daily_logs"},  # the project comes from the credentials
-        {"project": "{{ var.value.get('p', '') }}", "dataset": "daily_logs"},
-        {"project": "my-project", "dataset": "{{ params.dataset }}"},
+        {"dataset_id": "daily_logs"},  # the project comes from the credentials
+        {"project_id": "{{ var.value.get('p', '') }}", "dataset_id": "daily_logs"},
+        {"project_id": "my-project", "dataset_id": "{{ params.dataset }}"},
     ],
     ids=["no project", "templated project", "templated dataset"],
 )
@@ -76,34 +76,52 @@ def test_templated_fields_render_from_the_context() -> None:
     with DAG("daily_logs_bq_templates", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)):
         task = DailyLogsToBigQueryOperator(
             task_id="load",
-            project="{{ params.project }}",
-            dataset="logs_{{ params.env }}",
+            project_id="{{ params.project }}",
+            dataset_id="logs_{{ params.env }}",
             table="daily_api_logs_{{ ds_nodash }}",
             location="{{ params.location }}",
             gcp_conn_id="gcp_{{ params.env }}",
+            impersonation_chain="loader@{{ params.project }}.iam.gserviceaccount.com",
         )
     task.render_template_fields(
         {"ds_nodash": "20260102", "params": {"project": "my-project", "env": "prod", "location": "EU"}}
     )
-    assert (task.project, task.dataset, task.table, task.location, task.gcp_conn_id) == (
+    assert (task.project_id, task.dataset_id, task.table, task.location, task.gcp_conn_id) == (
         "my-project",
         "logs_prod",
         "daily_api_logs_20260102",
         "EU",
         "gcp_prod",
     )
+    assert task.impersonation_chain == "loader@my-project.iam.gserviceaccount.com"
+
+
+def test_the_old_project_and_dataset_names_still_work_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning) as warned:
+        task = DailyLogsToBigQueryOperator(task_id="load", project="my-project", dataset="daily_logs")
+
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in warned) == ["dataset=", "project="]
+    assert all("(the Google provider's name)" in str(w.message) for w in warned)
+
+    assert (task.project_id, task.dataset_id) == ("my-project", "daily_logs")
+    assert (task.project, task.dataset) == ("my-project", "daily_logs")
+    assert task.outlets[0].uri == "bigquery://my-project/daily_logs/daily_api_logs"
+    with pytest.raises(DailyConfigError, match="give dataset_id= only"):
+        DailyLogsToBigQueryOperator(task_id="load", dataset="a", dataset_id="b")
+    with pytest.raises(DailyConfigError, match="dataset_id is required"):
+        DailyLogsToBigQueryOperator(task_id="load")
 
 
 def test_maximum_bytes_billed_must_be_positive_or_none() -> None:
     with pytest.raises(DailyConfigError, match="maximum_bytes_billed=0 must be positive"):
-        DailyLogsToBigQueryOperator(task_id="load", dataset="d", maximum_bytes_billed=0)
-    assert DailyLogsToBigQueryOperator(task_id="load", dataset="d", maximum_bytes_billed=None)
+        DailyLogsToBigQueryOperator(task_id="load", dataset_id="d", maximum_bytes_billed=0)
+    assert DailyLogsToBigQueryOperator(task_id="load", dataset_id="d", maximum_bytes_billed=None)
 
 
 def test_emulator_without_a_project_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9050")
-    task = DailyLogsToBigQueryOperator(task_id="load", dataset="daily_logs")
-    with pytest.raises(DailyConfigError, match=r"BIGQUERY_EMULATOR_HOST.*set project="):
+    task = DailyLogsToBigQueryOperator(task_id="load", dataset_id="daily_logs")
+    with pytest.raises(DailyConfigError, match=r"BIGQUERY_EMULATOR_HOST.*set project_id="):
         task.make_warehouse(make_context(), WINDOW)
 
 
@@ -118,8 +136,8 @@ def test_load_into_the_emulator_holds_the_truth_with_labelled_deterministic_jobs
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bq_emulator.endpoint)
     task = DailyLogsToBigQueryOperator(
         task_id="load_api_logs",
-        project=bq_client.project,
-        dataset=bq_dataset,
+        project_id=bq_client.project,
+        dataset_id=bq_dataset,
         # The emulator adds columns slowly (about 0.25 s each); the flattened ones are not the point here.
         max_columns=5,
     )

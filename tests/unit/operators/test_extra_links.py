@@ -32,20 +32,22 @@ def test_table_names_are_url_encoded() -> None:
 
 
 def test_literal_names_give_the_link_before_any_load() -> None:
-    task = DailyLogsToBigQueryOperator(task_id="load", source="webhook", project="my-project", dataset="logs")
+    task = DailyLogsToBigQueryOperator(
+        task_id="load", source="webhook", project_id="my-project", dataset_id="logs"
+    )
     assert LINK.get_link(task, ti_key=None) == bigquery_table_url("my-project", "logs", "daily_webhook_logs")
 
 
 def test_no_link_while_the_project_or_a_templated_name_is_unknown() -> None:
-    no_project = DailyLogsToBigQueryOperator(task_id="a", dataset="logs")  # the credentials' default
-    blank_project = DailyLogsToBigQueryOperator(task_id="b", project=" ", dataset="logs")
-    unrendered = DailyLogsToBigQueryOperator(task_id="c", project="p", dataset="{{ params.dataset }}")
+    no_project = DailyLogsToBigQueryOperator(task_id="a", dataset_id="logs")  # the credentials' default
+    blank_project = DailyLogsToBigQueryOperator(task_id="b", project_id=" ", dataset_id="logs")
+    unrendered = DailyLogsToBigQueryOperator(task_id="c", project_id="p", dataset_id="{{ params.dataset }}")
     for task in (no_project, blank_project, unrendered):
         assert LINK.get_link(task, ti_key=None) == ""
 
 
 def test_after_a_load_the_link_names_the_loaded_table_with_the_credentials_project() -> None:
-    task = DailyLogsToBigQueryOperator(task_id="load", dataset="logs", table="api_calls")
+    task = DailyLogsToBigQueryOperator(task_id="load", dataset_id="logs", table="api_calls")
     client = bigquery.Client(project="adc-project", credentials=AnonymousCredentials())
     warehouse = BigQueryWarehouse(project=None, dataset="logs", client=client)
 
@@ -57,7 +59,7 @@ def test_after_a_load_the_link_names_the_loaded_table_with_the_credentials_proje
 
 def test_serialized_dag_keeps_the_link_for_the_ui_and_only_on_the_bigquery_operator() -> None:
     with DAG("links", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)) as dag:
-        DailyLogsToBigQueryOperator(task_id="bq", project="p", dataset="d")
+        DailyLogsToBigQueryOperator(task_id="bq", project_id="p", dataset_id="d")
         DailyLogsToDuckDBOperator(task_id="duck", duckdb_path="/tmp/x.duckdb")
 
     restored = serialized_roundtrip(dag)
