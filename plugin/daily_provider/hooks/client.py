@@ -280,6 +280,11 @@ class DailyClient:
             )
         return self._domain_id
 
+    def settings(self) -> HookSettings:
+        """The resolved, validated settings: argument, then connection extra, then default (the key
+        is never in their repr)."""
+        return self._config()
+
     def settle_seconds(self) -> float | None:
         """Return the connection's ``settle_seconds`` extra (how long after a window's end it is loaded), if set."""
         return self._config().settle_seconds

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from airflow.configuration import conf
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 DUCKDB_PATH_ENV = "DAILY_LOGS_DUCKDB_PATH"
 # google-cloud-bigquery's own variable for emulators (it sends requests there when set). Emulators
 # take no credentials, so with it set the BigQuery operator uses anonymous ones: local testing only.
@@ -105,7 +106,7 @@ def fail_without_retries() -> Iterator[None]:
         raise AirflowFailException(f"Daily refused the request, not retried: {exc}") from exc
 
 
-def _renamed(old_name: str, old_value: str | None, new_name: str, new_value: str | None) -> str | None:
+def _renamed(old_name: str, old_value: _T | None, new_name: str, new_value: _T | None) -> _T | None:
     """``new_value``, or the deprecated ``old_value`` with a warning; both given is an error."""
     if old_value is None:
         return new_value
@@ -183,7 +184,10 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param max_columns: Flattened columns per window at most; the rest stays in the JSON columns.
     :param staging_dir: Directory for the window's staging files (default: the system temp dir).
     :param requests_per_second: Client-side rate limit; overrides the connection's.
-    :param api_max_retries: Retries for 429/5xx/timeouts; overrides the connection's.
+    :param max_retries: Retries of one request for 429/5xx/timeouts/dropped connections; overrides
+        the connection's ``max_retries`` extra (the same name). Airflow's own ``retries`` retry the task.
+    :param timeout: Read timeout of one request in seconds; overrides the connection's ``timeout``.
+    :param api_max_retries: Deprecated alias of ``max_retries`` (kept for one release).
     :param use_anchors: Start the walk from a stored cursor anchor at or after the window's end
         (``daily_logs_anchors``) instead of from the newest record.
     :param range_mode: Load the window as consecutive ``range_step`` pieces in one walk, each
@@ -221,6 +225,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         max_columns: int = 1000,
         staging_dir: str | None = None,
         requests_per_second: float | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
         api_max_retries: int | None = None,
         use_anchors: bool = True,
         range_mode: bool = False,
@@ -250,7 +256,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.max_columns = max_columns
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
-        self.api_max_retries = api_max_retries
+        self.max_retries = _renamed("api_max_retries", api_max_retries, "max_retries", max_retries)
+        self.timeout = timeout
         self.use_anchors = use_anchors
         self.range_mode = range_mode
         self.range_step = range_step
@@ -268,7 +275,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         return DailyHook(
             self.daily_conn_id,
             requests_per_second=self.requests_per_second,
-            max_retries=self.api_max_retries,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
         )
 
     def normalize_config(self, hook: DailyHook) -> NormalizeConfig:

@@ -163,3 +163,14 @@ def test_a_server_error_that_outlasts_the_clients_retries_stays_retryable_for_ai
     simulator.set_faults(FaultConfig(error_5xx_rate=1.0))
     with pytest.raises(DailyTransportError, match="failed after 1 attempts"):
         operator(tmp_path / "logs.duckdb").execute(make_context())
+
+
+def test_timeout_and_max_retries_reach_the_hook_under_the_connections_names(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    hook = operator(tmp_path / "logs.duckdb", timeout=7.5, max_retries=2).make_hook()
+
+    assert (hook.settings().read_timeout, hook.settings().max_retries) == (7.5, 2)
+    with pytest.warns(DeprecationWarning, match="api_max_retries= is deprecated.*use max_retries="):
+        old = operator(tmp_path / "logs.duckdb", api_max_retries=4)
+    assert old.make_hook().settings().max_retries == 4
