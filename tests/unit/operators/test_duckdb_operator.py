@@ -148,3 +148,25 @@ def test_range_mode_loads_each_day_of_a_multi_day_window_in_one_walk(
     assert table_ids(db) == truth_ids(simulator, "api", start, end)
     assert result["rows"] == len(table_ids(db))
     assert [status for status, _rows, _error in loads(db)] == ["success"] * 3  # one audit row per day
+
+
+def presence_columns(db: Path) -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [row[0] for row in con.execute("DESCRIBE daily_api_logs").fetchall()]
+    # The simulator's presence rooms are named "<purpose>-<6 characters>" (and some random names).
+    return [name for name in columns if name.startswith(("response__standup_", "response__all_hands_"))]
+
+
+def test_presence_rooms_stay_json_unless_the_map_path_is_undeclared(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    operator(tmp_path / "default.duckdb").execute(make_context())
+    assert presence_columns(tmp_path / "default.duckdb") == []
+    undeclared = operator(tmp_path / "flat.duckdb", map_paths={"GET /v1/presence response": False})
+    undeclared.execute(make_context())
+    assert presence_columns(tmp_path / "flat.duckdb")
+
+
+def test_a_map_path_that_cannot_work_fails_when_the_dag_is_parsed(tmp_path: Path) -> None:
+    with pytest.raises(DailyConfigError, match="map path"):
+        operator(tmp_path / "logs.duckdb", map_paths=["payload.rooms"])
