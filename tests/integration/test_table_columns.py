@@ -198,3 +198,39 @@ def test_max_columns_caps_the_table_and_later_keys_stay_in_json(warehouse, tmp_p
     )
     assert json.loads(rows[0][0]) == 399
     assert query(warehouse, f"SELECT count(*) FROM {TABLE}") == [(12,)]
+
+
+def test_a_table_with_the_old_hashed_names_gains_the_snake_case_ones_and_says_so_once(
+    warehouse, tmp_path, caplog
+):
+    # A table as 0.1 left it: callId's column had a hash, a lowercase key kept its name.
+    first = day(0)
+    old = api_record(first, 0, request={"name": "r"})
+    load_records(warehouse, tmp_path, first, [old], table=TABLE)
+    query(warehouse, f'ALTER TABLE {TABLE} ADD COLUMN "request__callid_5e9c026c" VARCHAR')
+    query(warehouse, f"UPDATE {TABLE} SET request__callid_5e9c026c = 'old-call'")
+
+    messages = []
+    for number in (1, 2):
+        window = day(number)
+        with caplog.at_level(logging.INFO, logger="daily_provider.staging"):
+            caplog.clear()
+            load_records(
+                warehouse,
+                tmp_path,
+                window,
+                [api_record(window, 0, request={"name": "r", "callId": "c"})],
+                table=TABLE,
+            )
+        messages.append([r.getMessage() for r in caplog.records if "naming rule of 0.1" in r.getMessage()])
+    assert len(messages[0]) == 1 and "request__callid_5e9c026c" in messages[0][0]
+    assert messages[1] == []  # the new column exists now: nothing more to say
+    columns = flattened(warehouse)
+    assert {"request__name", "request__callid_5e9c026c", "request__call_id"} <= set(columns)
+    assert query(
+        warehouse, f"SELECT request__callid_5e9c026c, request__call_id FROM {TABLE} ORDER BY id"
+    ) == [
+        ("old-call", None),
+        (None, "c"),
+        (None, "c"),
+    ]
