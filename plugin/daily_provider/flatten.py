@@ -28,6 +28,7 @@ from daily_provider.schema import (
     hashed_part,
     join_name,
     json_path_text,
+    legacy_column_name,
     name_parts,
     unique_column_name,
 )
@@ -177,7 +178,7 @@ class Node:
     while the map rule may still call the path a map; None once that is decided.
     """
 
-    __slots__ = ("children", "id", "is_map", "keys", "new", "path", "plain", "state")
+    __slots__ = ("children", "id", "is_map", "keys", "legacy", "new", "path", "plain", "state")
 
     def __init__(self, path: tuple[str, ...], plain: str, node_id: str) -> None:
         self.path = path
@@ -187,6 +188,7 @@ class Node:
         self.is_map = False
         self.keys: set[str] | None = None
         self.new = False  # its column is not in the table yet: it counts toward max_columns
+        self.legacy = False  # the table has this path's column under 0.1's name: the new one replaces it
         self.children: dict[str, Node] = {}
 
 
@@ -340,9 +342,16 @@ class BodyFlattener:
             stack.extend(child.children.values())
 
     def _admit(self, node: Node) -> bool:
-        """Give ``node`` a column: free when the table has it, else while the table's cap allows."""
-        if node.plain in self.table.types:
+        """Give ``node`` a column: free when the table has it, else while the table's cap allows.
+
+        A path whose column the table has under the naming rule of 0.1 gets its new name for free:
+        the old column stops growing, so a table at the cap still moves to the new names.
+        """
+        table = self.table.types
+        if node.plain in table:
             node.state = True
+        elif legacy_column_name(node.path[0], node.path[1:]) in table:
+            node.state = node.legacy = True
         elif self.new_columns < self.budget:
             node.state = node.new = True
             self.new_columns += 1
@@ -373,7 +382,7 @@ class BodyFlattener:
                     name = unique_column_name(join_name(parts[0], child_parts[1:]), child.path, taken)
                     taken.add(name)
                     names[child.id] = name
-                    if name not in self.table.types:
+                    if name not in self.table.types and not child.legacy:
                         new.append((name, child.id))
                 stack.append((child, child_parts))
         self.trimmed = max(0, len(new) - self.budget)

@@ -234,3 +234,17 @@ def test_a_table_with_the_old_hashed_names_gains_the_snake_case_ones_and_says_so
         (None, "c"),
         (None, "c"),
     ]
+
+
+def test_a_table_at_the_cap_with_old_names_still_moves_to_the_new_names(warehouse, tmp_path, caplog):
+    first = day(0)
+    load_records(warehouse, tmp_path, first, [api_record(first, 0, request={"name": "r"})], table=TABLE)
+    query(warehouse, f'ALTER TABLE {TABLE} ADD COLUMN "request__callid_5e9c026c" VARCHAR')
+    config = NormalizeConfig(max_columns=2)  # the table has 2 flattened columns: at the cap
+    window = day(1)
+    record = api_record(window, 0, request={"name": "r", "callId": "c", "brandNew": 1})
+    with caplog.at_level(logging.WARNING, logger="daily_provider.staging"):
+        stats = load_records(warehouse, tmp_path, window, [record], table=TABLE, config=config)
+    assert "request__call_id" in flattened(warehouse)  # replaces the old column, so it is allowed
+    assert "request__brand_new" not in flattened(warehouse)  # a new key past the cap stays in JSON
+    assert stats.keys_in_json == 1
