@@ -12,13 +12,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
+from daily_provider.maps import MapRules
 from daily_provider.redaction import Action, CompiledPolicy, PathNode
-from daily_provider.schema import BODY_PREFIXES, ColumnType, unique_column_name
+from daily_provider.schema import (
+    BODY_PREFIXES,
+    FIXED_COLUMNS,
+    ColumnType,
+    column_name,
+    hashed_part,
+    join_name,
+    json_path_text,
+    legacy_column_name,
+    name_parts,
+    unique_column_name,
+)
 
 BOOL = ColumnType.BOOL
 INT64 = ColumnType.INT64
@@ -38,7 +51,8 @@ _TIMESTAMP_TEXT = re.compile(
 # Daily's own form, 2024-03-15T18:42:00.000Z: nearly every timestamp in its bodies.
 _MILLIS_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
-# One flattened value of a body: (column name, value, its type).
+# One flattened value of a body: (its path's node id, value, its type); BodyFlattener.column_names
+# gives the column of each node id.
 FlatValue = tuple[str, Any, ColumnType]
 
 
@@ -156,37 +170,116 @@ def _key_rule(
 
 
 class Node:
-    """One path inside a body: its column (None until admitted, "" when refused) and children."""
+    """One path inside a body: its column state, its children and, while undecided, its keys.
 
-    __slots__ = ("children", "column", "path")
+    ``state`` is None until a value lands at the path, then True (it has a column) or False (the
+    table's column cap refused it: its values stay in the body's JSON column). ``is_map``: objects
+    at this path are kept whole as JSON (see ``maps.py``). ``keys`` counts the distinct keys seen
+    while the map rule may still call the path a map; None once that is decided.
+    """
 
-    def __init__(self, path: tuple[str, ...]) -> None:
+    __slots__ = ("children", "id", "is_map", "keys", "legacy", "new", "path", "plain", "state")
+
+    def __init__(self, path: tuple[str, ...], plain: str, node_id: str) -> None:
         self.path = path
-        self.column: str | None = None
+        self.plain = plain  # the column name when no sibling key clashes (schema.column_name)
+        self.id = node_id
+        self.state: bool | None = None
+        self.is_map = False
+        self.keys: set[str] | None = None
+        self.new = False  # its column is not in the table yet: it counts toward max_columns
+        self.legacy = False  # the table has this path's column under 0.1's name: the new one replaces it
         self.children: dict[str, Node] = {}
 
 
-class BodyFlattener:
-    """Flattens bodies for one window; the column set it admits is shared by all its records."""
+class TableShape:
+    """What the normalizer needs to know of the target table: its flattened columns and their types.
 
-    def __init__(self, policy: CompiledPolicy, *, max_depth: int, max_columns: int) -> None:
+    The table is where a path's decisions live between windows: a JSON column at a path with no
+    flattened children means a map; flattened children mean an object that is flattened.
+    """
+
+    def __init__(
+        self, columns: Mapping[str, ColumnType] | None = None, comments: Mapping[str, str] | None = None
+    ) -> None:
+        self.types: dict[str, ColumnType] = {
+            name: ColumnType(kind) for name, kind in (columns or {}).items() if name not in FIXED_COLUMNS
+        }
+        # A flattened column's comment is its original path (schema.json_path_text): who owns a name.
+        self.comments = {name: path for name, path in (comments or {}).items() if name in self.types}
+        self.owners = {path: name for name, path in self.comments.items()}
+        self.parents: set[str] = set()
+        for name in self.types:
+            if name.endswith("_"):  # a warehouse's own column (BigQuery's STRING siblings), not a path
+                continue
+            parts = name.split("__")
+            for end in range(1, len(parts)):
+                self.parents.add("__".join(parts[:end]))
+
+    @property
+    def flattened(self) -> int:
+        return len(self.types)
+
+
+class BodyFlattener:
+    """Flattens bodies for one window; the column set it admits is shared by all its records.
+
+    Values are emitted under the id of their path's :class:`Node`; :meth:`column_names` gives the
+    columns once the window's keys are all known, because a name can depend on a sibling key
+    seen later (``userName`` beside ``user_name``, see ``schema.name_parts``).
+    """
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        *,
+        max_depth: int,
+        max_columns: int,
+        maps: MapRules | None = None,
+        map_key_threshold: int | None = None,
+        table: TableShape | None = None,
+    ) -> None:
         self.policy = policy
         self.max_depth = max_depth
         self.max_columns = max_columns
-        self.roots = {prefix: Node((prefix,)) for prefix in BODY_PREFIXES}
-        self.names: set[str] = set()  # the admitted columns
+        self.maps = maps or MapRules()
+        self.map_key_threshold = map_key_threshold
+        self.table = table or TableShape()
+        self._ids = 0
+        self.roots = {prefix: self._node((prefix,), prefix) for prefix in BODY_PREFIXES}
+        # New columns this window may add: the cap is the table's, not the window's.
+        self.budget = max(0, max_columns - self.table.flattened)
+        self.new_columns = 0
+        self.refused = 0  # distinct paths left in the JSON columns by the cap
+        self.trimmed = 0  # of those, the ones column_names left out (a clash renamed a table column)
         self.nodes = 0
         # Parent paths cost memory without adding columns; bound them too, against bodies keyed by ids.
-        self.node_limit = 4 * max_columns + 64
+        self.node_limit = 4 * max(max_columns, self.map_key_threshold or 0) + 64
+        self.overflowed = False  # some path was not even tracked (node_limit)
+        self.flipped: list[Node] = []  # paths the key-count rule made maps during this window
         self.redacted = 0
         self.check_big_numbers = True
 
-    def flatten(self, prefix: str, body: Any, out: list[FlatValue]) -> None:
+    def _node(self, path: tuple[str, ...], plain: str) -> Node:
+        self._ids += 1
+        return Node(path, plain, str(self._ids))
+
+    def flatten(
+        self,
+        prefix: str,
+        body: Any,
+        out: list[FlatValue],
+        method: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
         """Redact ``body`` in place and append an entry for each of its flattened columns."""
         rules = self.policy.path_root(prefix)
         kind = type(body)
         if kind is dict:
-            self._object(body, self.roots[prefix], 1, rules, out)
+            if self.maps.body_is_map(prefix, method, endpoint):  # kept whole in the body's own column
+                self.redacted += redact_tree(self.policy, body, rules, self.check_big_numbers)
+            else:
+                self._object(body, self.roots[prefix], 1, rules, out)
         elif kind is list:
             self.redacted += redact_tree(self.policy, body, rules, self.check_big_numbers)
         elif kind is float and self.check_big_numbers and (body >= _BIG_FLOAT or body <= -_BIG_FLOAT):
@@ -202,21 +295,126 @@ class BodyFlattener:
         self.redacted = mark[1]
 
     def _child(self, node: Node, key: str) -> Node | None:
-        """``node``'s child for ``key``, created if the caps allow; None once they refuse it."""
+        """``node``'s child for ``key``, created if the node limit allows; None once it refuses."""
         child = node.children.get(key)
-        if child is None and len(self.names) < self.max_columns and self.nodes < self.node_limit:
-            child = node.children[key] = Node((*node.path, key))
+        if child is None:
+            if self.nodes >= self.node_limit:
+                self.overflowed = True
+                return None
+            path = (*node.path, key)
+            child = node.children[key] = self._node(path, column_name(path[0], path[1:]))
             self.nodes += 1
+            self._decide(child)
         return child
 
-    def _admit(self, node: Node) -> str:
-        """Give ``node`` its column name, or "" (for good) once ``max_columns`` is reached."""
-        if len(self.names) >= self.max_columns:
-            node.column = ""
+    def _decide(self, node: Node) -> None:
+        """Whether objects at ``node`` are a map: declared, kept by the table, or left to the key count."""
+        path = node.path
+        maps = self.maps
+        if path in maps.not_paths:
+            return
+        if path in maps.paths:
+            node.is_map = True
+            return
+        table = self.table
+        if node.plain in table.parents:  # the table flattens this path already
+            return
+        if table.types.get(node.plain) is JSON:  # kept whole before: stays whole
+            node.is_map = True
+            return
+        if self.map_key_threshold is not None:
+            node.keys = set()
+
+    def _flip(self, node: Node) -> None:
+        """Make ``node`` a map mid-window: forget the columns below it (their values are in the JSON)."""
+        node.is_map = True
+        node.keys = None
+        self.flipped.append(node)
+        stack = list(node.children.values())
+        node.children = {}
+        while stack:
+            child = stack.pop()
+            self.nodes -= 1
+            if child.state and child.new:
+                self.new_columns -= 1
+            elif child.state is False:
+                self.refused -= 1
+            stack.extend(child.children.values())
+
+    def _admit(self, node: Node) -> bool:
+        """Give ``node`` a column: free when the table has it, else while the table's cap allows.
+
+        A path whose column the table has under the naming rule of 0.1 gets its new name for free:
+        the old column stops growing, so a table at the cap still moves to the new names.
+        """
+        table = self.table.types
+        if node.plain in table:
+            node.state = True
+        elif legacy_column_name(node.path[0], node.path[1:]) in table:
+            node.state = node.legacy = True
+        elif self.new_columns < self.budget:
+            node.state = node.new = True
+            self.new_columns += 1
         else:
-            node.column = unique_column_name(node.path[0], node.path[1:], self.names)
-            self.names.add(node.column)
-        return node.column
+            node.state = False
+            self.refused += 1
+        return node.state
+
+    def column_names(self) -> dict[str, str]:
+        """The column of each admitted path's node id, named from the window's keys (schema.name_parts).
+
+        The same keys give the same names whatever order they arrived in. New columns beyond the
+        table's cap (possible only when a sibling clash renamed a column the table had) are left out.
+        """
+        names: dict[str, str] = {}
+        taken: set[str] = set(FIXED_COLUMNS)
+        new: list[tuple[str, str]] = []
+        stack: list[tuple[Node, list[str]]] = [(root, [prefix]) for prefix, root in self.roots.items()]
+        while stack:
+            node, parts = stack.pop()
+            if not node.children:
+                continue
+            mapping = self._parts(node, parts)
+            for key in sorted(node.children):
+                child = node.children[key]
+                child_parts = [*parts, mapping[key]]
+                if child.state:
+                    name = unique_column_name(join_name(parts[0], child_parts[1:]), child.path, taken)
+                    taken.add(name)
+                    names[child.id] = name
+                    if name not in self.table.types and not child.legacy:
+                        new.append((name, child.id))
+                stack.append((child, child_parts))
+        self.trimmed = max(0, len(new) - self.budget)
+        for _, node_id in sorted(new)[self.budget :]:
+            del names[node_id]
+        return names
+
+    def _parts(self, node: Node, parts: list[str]) -> dict[str, str]:
+        """The name part of each child key of ``node`` (named ``parts``), keeping the table's names.
+
+        A path whose column the table has (its comment names the path) keeps that column, and a key
+        that lost a clash before keeps its hashed column, even in a window where the key it
+        clashed with is absent; a name the table gives another path is not taken again.
+        """
+        table = self.table
+        base = join_name(parts[0], parts[1:]) + "__"
+        kept: dict[str, str] = {}
+        for key in node.children:
+            owned = table.owners.get(json_path_text(node.children[key].path))
+            if owned is not None and owned.startswith(base) and "__" not in owned[len(base) :]:
+                kept[key] = owned[len(base) :]
+                continue
+            hashed = hashed_part(key)
+            if base + hashed in table.types:
+                kept[key] = hashed
+        mapping = name_parts(key for key in node.children if key not in kept)
+        for key, part in mapping.items():
+            owner = table.comments.get(base + part)
+            if owner is not None and owner != json_path_text(node.children[key].path):
+                mapping[key] = hashed_part(key)
+        mapping.update(kept)
+        return mapping
 
     def _object(
         self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[FlatValue]
@@ -240,13 +438,20 @@ class BodyFlattener:
                         else STRING
                     )
                 elif value_type is dict:
-                    if depth < self.max_depth:
-                        child = children.get(key) or self._child(node, key)
-                        if child is None:
-                            self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
-                        else:
-                            self._object(value, child, depth + 1, child_rules, out)
+                    child = children.get(key) or self._child(node, key)
+                    if child is None:
+                        self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
                         continue
+                    if depth < self.max_depth and not child.is_map:
+                        keys = child.keys
+                        if keys is None:
+                            self._object(value, child, depth + 1, child_rules, out)
+                            continue
+                        keys.update(value)
+                        if len(keys) <= self.map_key_threshold:  # type: ignore[operator]
+                            self._object(value, child, depth + 1, child_rules, out)
+                            continue
+                        self._flip(child)
                     self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
                     value = dump_json(value)
                     kind = JSON
@@ -272,8 +477,18 @@ class BodyFlattener:
             child = children.get(key) or self._child(node, key)
             if child is None:
                 continue
-            column = child.column
-            if column is None:
-                column = self._admit(child)
-            if column:
-                out.append((column, value, kind))
+            state = child.state
+            if state is None:
+                state = self._admit(child)
+            if state:
+                out.append((child.id, value, kind))
+
+
+def json_at(body: Any, path: tuple[str, ...]) -> str | None:
+    """The object at ``path`` (keys below the body) inside a parsed body, as JSON text; else None."""
+    value = body
+    for key in path:
+        if type(value) is not dict:
+            return None
+        value = value.get(key)
+    return dump_json(value) if type(value) is dict else None

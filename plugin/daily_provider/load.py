@@ -37,6 +37,7 @@ from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.hooks.pagination import StartCursor
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.redaction import DEFAULT_REDACTION, Action, RedactionPolicy
+from daily_provider.schema import ColumnType
 from daily_provider.scope import LoadScope, checked_source, covered_part
 from daily_provider.sql import validate_name
 from daily_provider.staging import StagingStats, StagingWriter
@@ -457,6 +458,17 @@ class _Walk:
             anchor_store=warehouse if use_anchors and isinstance(warehouse, AnchorStore) else None,
         )
 
+    def table_columns(self) -> dict[str, ColumnType]:
+        """The target table's columns now: where map paths, the column cap and names carry over between
+        windows. A warehouse that cannot say (no ``table_columns``) makes every window start fresh."""
+        read = getattr(self.warehouse, "table_columns", None)
+        return dict(read(self.table)) if read is not None else {}
+
+    def column_comments(self) -> dict[str, str]:
+        """The target table's column comments: a flattened column's original JSON path."""
+        read = getattr(self.warehouse, "column_comments", None)
+        return dict(read(self.table)) if read is not None else {}
+
     @property
     def scope(self) -> LoadScope:
         """The load's scope; the one value the replace, the anchors and the ledger rows take it from."""
@@ -527,6 +539,8 @@ class _Piece:
             window=window,
             config=walk.config,
             chunk_rows=walk.chunk_rows,
+            table_columns=walk.table_columns(),
+            column_comments=walk.column_comments(),
         )
 
     @classmethod

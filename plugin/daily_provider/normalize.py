@@ -24,9 +24,11 @@ from daily_provider.flatten import (
     BigNumber,
     BodyFlattener,
     FlatValue,
+    TableShape,
     dump_json,
     parse_timestamp_text,
 )
+from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD, MapPathsArg, MapRules, compile_map_paths
 from daily_provider.redaction import (
     DEFAULT_REDACTION,
     REDACTED,
@@ -57,14 +59,20 @@ class NormalizeConfig:
     """How records become rows.
 
     ``max_depth``: keys nested deeper than this many levels are not flattened; the object at the
-    cap is stored as JSON text in its column. ``max_columns``: flattened columns per window;
-    paths first seen after the cap is reached are not flattened (their values stay in the body's
-    JSON column).
+    cap is stored as JSON text in its column. ``max_columns``: flattened columns per *table*: a
+    window adds new columns only while the table has fewer; paths first seen after the cap is
+    reached are not flattened (their values stay in the body's JSON column). ``map_paths``: paths
+    whose objects are data keyed by names or ids, kept as one JSON column (see ``maps.py``; a list
+    declares, ``{path: False}`` undeclares, Daily's known maps are declared by default).
+    ``map_key_threshold``: a path nobody declared whose objects show more distinct keys than this
+    is a map too (None turns that rule off).
     """
 
     redaction: RedactionPolicy = DEFAULT_REDACTION
     max_depth: int = 5
     max_columns: int = 1000
+    map_paths: MapPathsArg | None = None
+    map_key_threshold: int | None = DEFAULT_MAP_KEY_THRESHOLD
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_depth, int) or self.max_depth < 1:
@@ -73,6 +81,20 @@ class NormalizeConfig:
             raise DailyConfigError(
                 f"max_columns={self.max_columns!r} must be an integer of at least 0 (0 turns flattening off)"
             )
+        threshold = self.map_key_threshold
+        if threshold is not None and (
+            not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1
+        ):
+            raise DailyConfigError(
+                f"map_key_threshold={threshold!r} must be an integer of at least 1, or None to turn the rule off"
+            )
+        object.__setattr__(self, "_maps", compile_map_paths(self.map_paths))
+
+    @property
+    def maps(self) -> MapRules:
+        """The compiled map paths (checked when the config is made)."""
+        maps: MapRules = object.__getattribute__(self, "_maps")
+        return maps
 
 
 DEFAULT_CONFIG = NormalizeConfig()
@@ -96,11 +118,23 @@ _NO_BODY: Body = (None, None, None)
 class Normalizer:
     """Normalizes the records of one window; counts redacted values and unparseable bodies."""
 
-    def __init__(self, config: NormalizeConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self,
+        config: NormalizeConfig = DEFAULT_CONFIG,
+        table_columns: Mapping[str, ColumnType] | None = None,
+        column_comments: Mapping[str, str] | None = None,
+    ) -> None:
+        """``table_columns`` and ``column_comments`` describe the target table as it is: the map
+        paths, the column cap and clashing names carry over between windows through them."""
         self.config = config
         self.policy = config.redaction.compiled
         self.flattener = BodyFlattener(
-            self.policy, max_depth=config.max_depth, max_columns=config.max_columns
+            self.policy,
+            max_depth=config.max_depth,
+            max_columns=config.max_columns,
+            maps=config.maps,
+            map_key_threshold=config.map_key_threshold,
+            table=TableShape(table_columns, column_comments),
         )
         self.parse_errors = 0
         self._core_redacted = 0
@@ -130,7 +164,13 @@ class Normalizer:
             return self.policy.apply(action, ip)
         return ip
 
-    def _body(self, prefix: str, raw: Any, out: list[FlatValue]) -> Body:
+    def column_names(self) -> dict[str, str]:
+        """The column of each node id in the flattened entries so far (see BodyFlattener.column_names)."""
+        return self.flattener.column_names()
+
+    def _body(
+        self, prefix: str, raw: Any, out: list[FlatValue], method: str | None, endpoint: str | None
+    ) -> Body:
         """Return (JSON text, masked text when not JSON, parser message when not JSON).
 
         The body's flattened values are appended to ``out``.
@@ -162,7 +202,7 @@ class Normalizer:
         mark = flattener.mark(out)
         try:
             try:
-                flattener.flatten(prefix, body, out)
+                flattener.flatten(prefix, body, out, method, endpoint)
             except BigNumber:
                 flattener.rollback(out, mark)
                 body = _exact_loads(source)
@@ -170,7 +210,7 @@ class Normalizer:
                 if body is None:  # only orjson reads it; keep its floats
                     body = orjson.loads(source)
                 try:
-                    flattener.flatten(prefix, body, out)
+                    flattener.flatten(prefix, body, out, method, endpoint)
                 finally:
                     flattener.check_big_numbers = True
             return dump_json(body), None, None
@@ -195,26 +235,32 @@ class Normalizer:
         return self.flattener.redacted + self._core_redacted
 
     def normalize(self, raw: Mapping[str, Any]) -> tuple[tuple[Any, ...], list[FlatValue]]:
-        """Return the core values (in CORE_COLUMNS order) and the flattened ``(column, value, type)``.
+        """Return the core values (in CORE_COLUMNS order) and the flattened ``(node id, value, type)``.
 
         Flattened values are Python values of their type, except TIMESTAMP ones, which stay the
         original ISO text (so a column that later widens to STRING keeps the exact text).
+        :meth:`column_names` names the node ids.
         """
         get = raw.get
-        entries: list[FlatValue] = []
-        request, request_text, request_error = self._body("request", get("request"), entries)
-        response, response_text, response_error = self._body("response", get("response"), entries)
         source = _text(get("source"))
         url = _text(get("url"))
+        method = _text(get("method"))
         endpoint = None
         if url is not None:
             endpoint, url = self._url(url, source)
+        entries: list[FlatValue] = []
+        request, request_text, request_error = self._body(
+            "request", get("request"), entries, method, endpoint
+        )
+        response, response_text, response_error = self._body(
+            "response", get("response"), entries, method, endpoint
+        )
         status = _status(get("status"))
         return (
             _text(get("id")),
             created_at_value(get("createdAt")),
             source,
-            _text(get("method")),
+            method,
             url,
             endpoint,
             status,
@@ -293,10 +339,14 @@ def normalize_record(raw: Mapping[str, Any], config: NormalizeConfig = DEFAULT_C
     """Return one row: every CORE_COLUMNS name (None when absent) and the flattened body columns.
 
     Values are str, int, float, bool or aware UTC datetime (TIMESTAMP); JSON columns hold JSON
-    text. Column caps apply to this record alone; the staging writer applies them per window.
+    text. Column caps and the map rule apply to this record alone; the staging writer applies them
+    per window and table.
     """
-    core, entries = Normalizer(config).normalize(raw)
+    normalizer = Normalizer(config)
+    core, entries = normalizer.normalize(raw)
+    names = normalizer.column_names()
     row = dict(zip(CORE_ORDER, core, strict=True))
-    for column, value, kind in entries:
-        row[column] = parse_timestamp_text(value) if kind is ColumnType.TIMESTAMP else value
+    for node_id, value, kind in entries:
+        if node_id in names:
+            row[names[node_id]] = parse_timestamp_text(value) if kind is ColumnType.TIMESTAMP else value
     return row

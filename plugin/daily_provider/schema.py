@@ -8,7 +8,9 @@ types to their own SQL types beside their own code (see ``warehouses/``).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import unicodedata
 from collections.abc import Container, Iterable, Mapping, Sequence
 from enum import Enum
 
@@ -120,49 +122,147 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
-def sanitize_key(key: str) -> str:
-    """Map one body key to a column name part.
+# Longest name part one key gives; a longer key is cut and keeps a hash of the whole key.
+MAX_PART_LENGTH = 60
+_CAMEL_LOWER_UPPER = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL_ACRONYM = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
+_UNDERSCORES = re.compile(r"_+")
 
-    A key that already is a lowercase identifier without ``__`` is kept as it is. Any other key
-    (camelCase, spaces, punctuation, non-ASCII, empty, containing ``__``) is lossy to sanitize,
-    so its sanitized form gets a short hash of the original key: two keys that sanitize alike
-    (``userName``, ``username``) never share a column, whatever order they arrive in.
+
+def snake_key(key: str) -> str:
+    """The snake_case form of one body key, as dlt and most warehouses spell it ("" if none is left).
+
+    ``callId`` -> ``call_id``, ``mtgSessionId`` -> ``mtg_session_id``, ``HTTPServer`` ->
+    ``http_server``, ``Room Name`` -> ``room_name``, ``user.name`` -> ``user_name``, ``Größe`` ->
+    ``grosse``; a key that is only symbols or non-Latin script has no snake form. The result is
+    ``[a-z0-9]`` words joined by single ``_``: never a ``__`` (the path separator), never a ``_`` at
+    either end. It may start with a digit (``2fa``): the body prefix comes first in every column.
     """
-    if _IDENTIFIER.match(key) and "__" not in key and not key.endswith("_") and len(key) <= 60:
-        return key
-    cleaned = _UNSAFE.sub("_", key.lower()).strip("_")
-    cleaned = re.sub(r"_+", "_", cleaned)[:60]
-    if not cleaned or not (cleaned[0].isalpha() or cleaned[0] == "_"):
-        cleaned = "k_" + cleaned if cleaned else "k"
-    return f"{cleaned}_{_short_hash(key)}"
+    if (
+        len(key) <= MAX_PART_LENGTH
+        and _IDENTIFIER.match(key)
+        and "__" not in key
+        and not key.startswith("_")
+        and not key.endswith("_")
+    ):
+        return key  # the common case: already snake_case
+    text = _CAMEL_ACRONYM.sub("_", _CAMEL_LOWER_UPPER.sub("_", key))
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = text.encode("ascii", "ignore").decode("ascii")
+    text = _UNDERSCORES.sub("_", _UNSAFE.sub("_", text.lower())).strip("_")
+    if len(text) > MAX_PART_LENGTH:
+        text = f"{text[: MAX_PART_LENGTH - 9].rstrip('_')}_{_short_hash(key)}"
+    return text
 
 
-def column_name(prefix: str, path: Iterable[str]) -> str:
-    """Return the flattened column name for ``path`` inside the ``prefix`` body.
+def hashed_part(key: str) -> str:
+    """The name part ``key`` gets when it clashes with a sibling: its snake form and a hash of the key."""
+    return _hashed_part(key, snake_key(key))
 
-    ``column_name("response", ["config", "max_participants"]) == "response__config__max_participants"``.
-    Names longer than 300 characters are cut and given a hash of the full path so they stay unique.
+
+def _hashed_part(key: str, snake: str) -> str:
+    if not snake:
+        return f"k_{_short_hash(key)}"
+    return f"{snake[: MAX_PART_LENGTH - 9].rstrip('_')}_{_short_hash(key)}"
+
+
+def name_parts(keys: Iterable[str]) -> dict[str, str]:
+    """The column name part of each key of one object: its snake form, plus a hash only on a clash.
+
+    Keys whose snake forms are equal (``userName``, ``user_name``, ``UserName``) cannot all have
+    it: the key that already is its snake form keeps it, else the smallest key (by code point);
+    the others get ``<snake>_<hash of the key>``. A key with no snake form gets ``k_<hash>``. The
+    answer depends only on the set of keys, not on the order they arrived in.
     """
-    parts = [sanitize_key(key) for key in path]
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(snake_key(key), []).append(key)
+    parts: dict[str, str] = {}
+    for snake, group in groups.items():
+        if not snake:
+            parts.update((key, _hashed_part(key, "")) for key in group)
+            continue
+        owner = snake if snake in group else min(group)
+        for key in group:
+            parts[key] = snake if key == owner else _hashed_part(key, snake)
+    return parts
+
+
+def plain_part(key: str) -> str:
+    """The name part of ``key`` when no sibling key clashes with it."""
+    return snake_key(key) or _hashed_part(key, "")
+
+
+def join_name(prefix: str, parts: Sequence[str]) -> str:
+    """``prefix__part__part``; a name over 300 characters is cut and given a hash of the whole name."""
     name = "__".join([prefix, *parts])
     if len(name) > MAX_COLUMN_NAME_LENGTH:
         name = f"{name[: MAX_COLUMN_NAME_LENGTH - 9]}_{_short_hash(name)}"
     return name
 
 
-def unique_column_name(prefix: str, path: Sequence[str], taken: Container[str]) -> str:
-    """:func:`column_name`, made unique against ``taken`` when two paths meet on one name.
+def column_name(prefix: str, path: Sequence[str]) -> str:
+    """The flattened column for ``path`` inside the ``prefix`` body when no sibling key clashes.
 
-    That takes a key that is literally another key's sanitized form (``username_1a2b3c4d``);
-    the later path gets a deterministic hash suffix, so the result depends only on arrival order.
+    ``column_name("response", ["config", "maxParticipants"]) == "response__config__max_participants"``.
+    Names longer than 300 characters are cut and given a hash of the full path so they stay unique.
+    The normalizer names a window's columns with :func:`name_parts`, which agrees with this
+    unless two keys of one object have the same snake form.
     """
-    name = column_name(prefix, path)
+    return join_name(prefix, [plain_part(key) for key in path])
+
+
+def unique_column_name(name: str, path: Sequence[str], taken: Container[str]) -> str:
+    """``name``, made unique against ``taken`` when two paths still meet on one name.
+
+    That takes a key spelled like another key's hashed form (``user_name_1a2b3c4d``) or two long
+    paths cut alike; the later path gets a deterministic hash suffix of itself.
+    """
     attempt = 0
-    while name in taken:
+    unique = name
+    while unique in taken:
         attempt += 1
-        suffix = _short_hash("\x00".join([str(attempt), prefix, *path]))
-        name = f"{name[: MAX_COLUMN_NAME_LENGTH - 9]}_{suffix}"
-    return name
+        suffix = _short_hash("\x00".join([str(attempt), *path]))
+        unique = f"{name[: MAX_COLUMN_NAME_LENGTH - 9]}_{suffix}"
+    return unique
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def json_path_text(path: Sequence[str]) -> str:
+    """A flattened column's original path as a user writes it in SQL's JSON functions:
+    ``response.config.maxParticipants``, with a key that is not a plain word quoted as a JSON
+    string (``request.payload."X-Call-Id"``). The first element is the body column."""
+    return ".".join(
+        key if index == 0 or _PLAIN_KEY.match(key) else _quoted(key) for index, key in enumerate(path)
+    )
+
+
+def _quoted(key: str) -> str:
+    text = json.dumps(key, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate cannot be stored as text: spell it as an escape
+        text = json.dumps(key)
+    return text
+
+
+def legacy_column_name(prefix: str, path: Iterable[str]) -> str:
+    """The name the naming rule of 0.1 gave ``path``: any key not already a lowercase identifier
+    got a hash suffix (``callId`` -> ``callid_5e9c026c``). Only used to tell a user that a table
+    created then gains the snake_case names."""
+    parts = []
+    for key in path:
+        if _IDENTIFIER.match(key) and "__" not in key and not key.endswith("_") and len(key) <= 60:
+            parts.append(key)
+            continue
+        cleaned = _UNSAFE.sub("_", key.lower()).strip("_")
+        cleaned = re.sub(r"_+", "_", cleaned)[:60]
+        if not cleaned or not (cleaned[0].isalpha() or cleaned[0] == "_"):
+            cleaned = "k_" + cleaned if cleaned else "k"
+        parts.append(f"{cleaned}_{_short_hash(key)}")
+    return join_name(prefix, parts)
 
 
 def merge_columns(current: Mapping[str, ColumnType], new: Mapping[str, ColumnType]) -> dict[str, ColumnType]:

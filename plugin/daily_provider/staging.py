@@ -15,6 +15,7 @@ thread is :func:`read_ahead`'s, which fetches records while this one normalizes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import shutil
@@ -34,15 +35,25 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import FlatValue, parse_timestamp_text
+from daily_provider.flatten import BodyFlattener, FlatValue, Node, json_at, parse_timestamp_text
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
 from daily_provider.redaction import value_text
-from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, merge_columns, widen_all
+from daily_provider.schema import (
+    CORE_COLUMNS,
+    METADATA_COLUMNS,
+    ColumnType,
+    json_path_text,
+    legacy_column_name,
+    merge_columns,
+    widen_all,
+)
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
+
+log = logging.getLogger(__name__)
 
 PHYSICAL_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.BOOL: pa.bool_(),
@@ -71,6 +82,7 @@ class StagingStats:
     max_buffered_rows: int = 0
     redacted_values: int = 0
     parse_errors: int = 0
+    keys_in_json: int = 0  # distinct paths left only in the JSON columns by max_columns
 
 
 # How a part stores each flattened column: (the chunk's widened type, stored as per-value JSON).
@@ -164,6 +176,43 @@ def _timestamps(array: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         )
 
 
+def _maps_of(
+    part: pa.Table, wanted: Mapping[str, tuple[str, tuple[str, ...]]]
+) -> dict[str, list[str | None]]:
+    """For paths that became maps mid-window: each row's object at the path, from the stored body JSON.
+
+    Rows staged before the path turned into a map have their values in flattened columns that are
+    dropped; the body's JSON column has the (redacted) object. Each body is parsed once for all paths.
+    """
+    found: dict[str, list[str | None]] = {name: [None] * part.num_rows for name in wanted}
+    for prefix in {body for body, _ in wanted.values()}:
+        paths = [(name, path) for name, (body, path) in wanted.items() if body == prefix]
+        for row, text in enumerate(part.column(prefix).to_pylist()):
+            if text is None:
+                continue
+            parsed = orjson.loads(text)
+            for name, path in paths:
+                found[name][row] = json_at(parsed, path)
+    return found
+
+
+def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Array:
+    current = array.to_pylist()
+    return pa.array(
+        [old if old is not None else new for old, new in zip(current, values, strict=True)], array.type
+    )
+
+
+def _nodes_by_id(flattener: BodyFlattener) -> dict[str, Node]:
+    found: dict[str, Node] = {}
+    stack = list(flattener.roots.values())
+    while stack:
+        node = stack.pop()
+        found[node.id] = node
+        stack.extend(node.children.values())
+    return found
+
+
 # Records a reader thread may hold ahead of normalizing: a few of the API's pages of 100.
 READ_AHEAD_RECORDS = 1_000
 # How long a caller that stopped early waits for the reader (inside a request, say) to stop.
@@ -243,6 +292,8 @@ class StagingWriter:
         window: Window,
         config: NormalizeConfig = DEFAULT_CONFIG,
         chunk_rows: int = 10_000,
+        table_columns: Mapping[str, ColumnType] | None = None,
+        column_comments: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows!r} must be a positive integer")
@@ -254,13 +305,17 @@ class StagingWriter:
         self.window = window
         self.chunk_rows = chunk_rows
         self.stats = StagingStats()
-        self._normalizer = Normalizer(config)
+        self.config = config
+        self.table_columns = dict(table_columns or {})
+        self._normalizer = Normalizer(config, self.table_columns, column_comments)
         self._chunk = _Chunk()
         self._types: dict[str, ColumnType] = {}
         self._parts: list[tuple[Path, PartLayout]] = []
         self._parts_dir: Path | None = None
         self._output: Path | None = None
         self._staged: StagedWindow | None = None
+        self._ids: dict[str, str] = {}  # column name -> the node id its values carry in the parts
+        self._backfill: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -336,8 +391,23 @@ class StagingWriter:
         if self._staged is not None:
             return self._staged
         last = self._seal_chunk() if self._chunk.rows else None
+        names = self._normalizer.column_names()
+        self._report_columns(names)
         columns: dict[str, ColumnType] = {**CORE_COLUMNS, **METADATA_COLUMNS}
-        columns.update((name, self._types[name]) for name in sorted(self._types))
+        self._ids = {}
+        for name, node_id in sorted((names[node_id], node_id) for node_id in self._types if node_id in names):
+            columns[name] = self._types[node_id]
+            self._ids[name] = node_id
+        flattener = self._normalizer.flattener
+        self._backfill = {
+            names[node.id]: (node.path[0], node.path[1:]) for node in flattener.flipped if node.id in names
+        }
+        nodes = _nodes_by_id(flattener)
+        paths = {
+            name: json_path_text(nodes[node_id].path)
+            for name, node_id in self._ids.items()
+            if node_id in nodes
+        }
         schema = pa.schema([pa.field(name, PHYSICAL_TYPES[kind]) for name, kind in columns.items()])
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="daily-logs-", suffix=".parquet", dir=self.directory)
@@ -365,7 +435,7 @@ class StagingWriter:
             if last is not None:
                 writer.write_table(self._conform(last[0], last[1], columns, schema))
                 rows += last[0].num_rows
-        self._staged = StagedWindow(path=self._output, columns=columns, rows=rows)
+        self._staged = StagedWindow(path=self._output, columns=columns, rows=rows, paths=paths)
         self.close()
         return self._staged
 
@@ -374,6 +444,7 @@ class StagingWriter:
     ) -> pa.Table:
         """``part`` with every column of the window, each of its final type, in the file's order."""
         count = part.num_rows
+        filled = _maps_of(part, self._backfill) if self._backfill else {}
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -386,9 +457,51 @@ class StagingWriter:
                 arrays.append(pa.repeat(pa.scalar(metadata[name], PHYSICAL_TYPES[final]), count))
             elif name in CORE_COLUMNS:
                 arrays.append(part.column(name))
-            elif name in layout:
-                stored, mixed = layout[name]
-                arrays.append(_convert(part.column(name), stored, mixed, final))
             else:
-                arrays.append(pa.nulls(count, PHYSICAL_TYPES[final]))
+                node_id = self._ids[name]
+                if node_id in layout:
+                    stored, mixed = layout[node_id]
+                    array = _convert(part.column(node_id), stored, mixed, final)
+                else:
+                    array = pa.nulls(count, PHYSICAL_TYPES[final])
+                if name in filled:
+                    array = _fill(array, filled[name])
+                arrays.append(array)
         return pa.Table.from_arrays(arrays, schema=schema).combine_chunks()
+
+    def _report_columns(self, names: Mapping[str, str]) -> None:
+        """Say once per window what the table's column cap left in JSON, and which old names gain new ones."""
+        flattener = self._normalizer.flattener
+        left = self.stats.keys_in_json = flattener.refused + flattener.trimmed
+        if self.config.max_columns and (left or flattener.overflowed):
+            log.warning(
+                "the table reached max_columns=%d flattened columns (it has %d): %s%d keys of this window "
+                "were left only in the request/response JSON columns. Declare map paths for objects keyed "
+                "by data (map_paths) or raise max_columns.",
+                self.config.max_columns,
+                flattener.table.flattened,
+                "at least " if flattener.overflowed else "",
+                left,
+            )
+        table = self.table_columns
+        if not table:
+            return
+        nodes = _nodes_by_id(flattener)
+        renamed = []
+        for node_id, name in names.items():
+            node = nodes.get(node_id)
+            if node is None or name in table:
+                continue
+            legacy = legacy_column_name(node.path[0], node.path[1:])
+            if legacy != name and legacy in table:
+                renamed.append((legacy, name))
+        if renamed:
+            renamed.sort()
+            log.info(
+                "the table has %d columns named by the naming rule of 0.1 (e.g. %s); this load adds their "
+                "snake_case names (e.g. %s) and fills only those from now on. The old columns keep their "
+                "rows and are never renamed or dropped (see CHANGELOG.md).",
+                len(renamed),
+                renamed[0][0],
+                renamed[0][1],
+            )

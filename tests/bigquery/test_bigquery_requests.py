@@ -6,6 +6,7 @@ The real google-cloud-bigquery client runs against a scripted REST API (``fake_a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -352,6 +353,28 @@ def test_new_columns_are_added_in_one_alter_statement_before_the_transaction(api
         in text
     )
     assert "ALTER COLUMN `response__size` SET DATA TYPE FLOAT64;" in text
+
+
+def test_new_flattened_columns_are_described_by_their_original_json_path(api, tmp_path):
+    existing_table(api, {name: t.value for name, t in FIXED_COLUMNS.items()})
+    columns = {
+        **FIXED_COLUMNS,
+        "request__call_id": ColumnType.STRING,
+        "request__x_call_id": ColumnType.STRING,
+    }
+    rows = window_rows(day(0), ["a"], request__call_id="c", request__x_call_id="x")
+    staged = stage(tmp_path, rows, columns)
+    staged = dataclasses.replace(
+        staged, paths={"request__call_id": "request.callId", "request__x_call_id": 'request."X-Call-Id"'}
+    )
+
+    warehouse().replace_window(scope=replace_scope(TABLE, "api", day(0)), staged=staged)
+
+    text = the_query(api, "schema")["configuration"]["query"]["query"]
+    assert (
+        'ADD COLUMN IF NOT EXISTS `request__call_id` STRING OPTIONS(description="request.callId"),\n'
+        'ADD COLUMN IF NOT EXISTS `request__x_call_id` STRING OPTIONS(description="request.\\"X-Call-Id\\"");'
+    ) in text
 
 
 def test_a_column_that_would_have_to_become_string_gets_a_string_sibling(api, tmp_path):

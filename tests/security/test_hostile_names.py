@@ -169,4 +169,4 @@ def test_hostile_body_keys_become_safe_columns_and_hostile_values_stay_data(db: 
     assert json.loads(row[0][3])["name"] == HOSTILE_VALUE, "the hostile value was not stored verbatim"
     assert row[0][4] == HOSTILE_VALUE
     flattened = {column for column in columns if column.startswith("request__")}
-    assert {"request__id", "request___run_id", "request__created_at"} <= flattened, flattened
+    assert {"request__id", "request__run_id", "request__created_at"} <= flattened, flattened

@@ -38,8 +38,10 @@ def flattened(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def types_of(raw: dict[str, Any], config: NormalizeConfig | None = None) -> dict[str, ColumnType]:
-    _, entries = Normalizer(config or NormalizeConfig()).normalize(raw)
-    return {name: kind for name, _, kind in entries}
+    normalizer = Normalizer(config or NormalizeConfig())
+    _, entries = normalizer.normalize(raw)
+    names = normalizer.column_names()
+    return {names[node_id]: kind for node_id, _, kind in entries}
 
 
 # -- core columns --------------------------------------------------------------------------------
@@ -346,7 +348,8 @@ def test_max_columns_counts_per_normalizer_across_records() -> None:
     normalizer = Normalizer(NormalizeConfig(max_columns=2))
     normalizer.normalize(record(request={"a": 1, "b": 2}))
     _, entries = normalizer.normalize(record(request={"a": 5, "c": 3}))
-    assert [name for name, _, _ in entries] == ["request__a"]
+    names = normalizer.column_names()
+    assert [names[node_id] for node_id, _, _ in entries] == ["request__a"]
 
 
 @pytest.mark.parametrize(("max_depth", "max_columns"), [(0, 10), (5, -1), ("5", 10)])

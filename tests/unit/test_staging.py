@@ -399,3 +399,32 @@ def test_a_writer_that_refuses_a_record_stops_reading_and_closes_the_source(tmp_
         writer.add_many(source())
     assert closed.wait(timeout=10)
     assert len(pulled) <= 10 + READ_AHEAD_RECORDS + 2  # read ahead a bounded number, not the whole source
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 100])
+def test_a_path_that_becomes_a_map_midway_is_json_in_every_row_of_the_window(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    # 4 keys per record, 80 over the window: the key-count rule (more than 50) turns "stats" into a
+    # map at the 13th record; the rows staged before, in earlier parts too, get their object as JSON.
+    records = [
+        record(index, response={"stats": {f"region-{key}": key for key in range(index * 4, index * 4 + 4)}})
+        for index in range(20)
+    ]
+    staged, _, table = stage(tmp_path, records, chunk_rows=chunk_rows)
+    assert [name for name in staged.columns if name.startswith("response__")] == ["response__stats"]
+    assert staged.columns["response__stats"] is ColumnType.JSON
+    values = [json.loads(text) for text in table.column("response__stats").to_pylist()]
+    assert values == [
+        {f"region-{key}": key for key in range(index * 4, index * 4 + 4)} for index in range(20)
+    ]
+    assert staged.paths == {"response__stats": "response.stats"}
+
+
+def test_staged_columns_carry_their_original_json_paths(tmp_path: Path) -> None:
+    records = [record(0, request={"callId": "c", "payload": {"X-Call-Id": "x"}})]
+    staged, _, _ = stage(tmp_path, records, chunk_rows=10)
+    assert staged.paths == {
+        "request__call_id": "request.callId",
+        "request__payload__x_call_id": 'request.payload."X-Call-Id"',
+    }

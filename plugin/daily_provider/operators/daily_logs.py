@@ -38,6 +38,7 @@ from daily_provider.load import (
     load_window,
     redaction_policy,
 )
+from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.operators.links import BigQueryTableLink
 from daily_provider.scope import checked_source
@@ -181,7 +182,15 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param chunk_rows: Records normalized and staged at a time; bounds the task's memory.
     :param redaction: Overrides of the redaction rules, key name or dotted path -> ``drop``/``hash``/``keep``.
     :param max_depth: Nesting depth flattened into columns; deeper objects stay JSON.
-    :param max_columns: Flattened columns per window at most; the rest stays in the JSON columns.
+    :param max_columns: Flattened columns per table at most: once the table has that many, new keys
+        stay only in the ``request``/``response`` JSON columns (one warning per load says how many).
+    :param map_paths: Paths whose objects are data keyed by names or ids (room names, user ids),
+        kept as one JSON column instead of a column per key: a list of paths such as
+        ``["response.data.byRoom", "GET /v1/presence response"]`` declares them; a mapping
+        ``{path: False}`` undeclares one of Daily's known maps or a path the key-count rule would catch.
+    :param map_key_threshold: A path nobody declared is a map once its objects show more distinct
+        keys than this (default 50); ``None`` turns the rule off. A path's decision is kept by the
+        table: a path stored as one JSON column stays so in every later window.
     :param staging_dir: Directory for the window's staging files (default: the system temp dir).
     :param requests_per_second: Client-side rate limit; overrides the connection's.
     :param max_retries: Retries of one request for 429/5xx/timeouts/dropped connections; overrides
@@ -223,6 +232,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         redaction: Mapping[str, str] | None = None,
         max_depth: int = 5,
         max_columns: int = 1000,
+        map_paths: Mapping[str, bool] | Sequence[str] | None = None,
+        map_key_threshold: int | None = DEFAULT_MAP_KEY_THRESHOLD,
         staging_dir: str | None = None,
         requests_per_second: float | None = None,
         max_retries: int | None = None,
@@ -254,6 +265,10 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.redaction = dict(redaction or {})
         self.max_depth = max_depth
         self.max_columns = max_columns
+        self.map_paths = map_paths
+        self.map_key_threshold = map_key_threshold
+        # Checked now: a mistyped path fails at DAG parse time, not in the task.
+        NormalizeConfig(map_paths=map_paths, map_key_threshold=map_key_threshold)
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
         self.max_retries = _renamed("api_max_retries", api_max_retries, "max_retries", max_retries)
@@ -281,7 +296,13 @@ class DailyLogsToWarehouseOperator(BaseOperator):
 
     def normalize_config(self, hook: DailyHook) -> NormalizeConfig:
         policy = redaction_policy(self.redaction, connection_secret=hook.redaction_secret())  # type: ignore[arg-type]
-        return NormalizeConfig(redaction=policy, max_depth=self.max_depth, max_columns=self.max_columns)
+        return NormalizeConfig(
+            redaction=policy,
+            max_depth=self.max_depth,
+            max_columns=self.max_columns,
+            map_paths=self.map_paths,
+            map_key_threshold=self.map_key_threshold,
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Wait until the window has settled (deferring or sleeping), then load it."""

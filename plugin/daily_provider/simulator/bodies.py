@@ -6,10 +6,13 @@ Shapes change over time on purpose, because the warehouse must widen as real dat
 - from day 2 (day index 1) rooms' ``config`` gains ``enable_transcription_storage``;
 - ``config.max_participants`` is an integer, then from day index 3 a string ("200");
 - recordings' ``duration`` is an integer, then from day index 2 a float.
+``GET /v1/presence`` answers are keyed by room name, from a pool of rooms that changes every day (see
+:func:`presence_room`): a month of them names thousands of rooms, as a real domain's do.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +22,12 @@ from daily_provider.simulator import fakes
 from daily_provider.simulator.fakes import Domain
 from daily_provider.simulator.rng import Rng
 
-_PRESENCE_ROOMS = ("lobby", "front-desk", "support-queue", "all-hands", "on-call-bridge", "waiting-room")
+# Presence is keyed by room name, and room names are data: a domain creates rooms all month, often
+# one per meeting. Each day has its own pool of rooms, so a month of presence answers holds thousands.
+_PRESENCE_PURPOSES = ("all-hands", "support", "standup", "interview", "sales-demo", "office-hours", "1on1")
+PRESENCE_ROOMS_PER_DAY = 150
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_BASE62 = _BASE36 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LANGS = ("en", "fr", "de", "es", "sv", "user")
 _RECORDING_MODES = ("cloud", "local", "raw-tracks", "cloud-beta")
 _WEBHOOK_EVENTS = (
@@ -259,10 +267,20 @@ def _recordings_access_link(c: Ctx) -> Call:
     )
 
 
+def presence_room(day: int, number: int) -> str:
+    """Room ``number`` of ``day``'s pool: ``all-hands-04jij6``, or a random name like Daily gives a room
+    created without one (``AIVWWhzHlLHrSdHdw7EW``). The same day and number give the same room."""
+    digest = hashlib.sha256(f"presence-room:{day}:{number}".encode()).digest()
+    if digest[0] < 26:  # about one in ten
+        return "".join(_BASE62[byte % 62] for byte in digest[1:21])
+    purpose = _PRESENCE_PURPOSES[digest[1] % len(_PRESENCE_PURPOSES)]
+    return f"{purpose}-" + "".join(_BASE36[byte % 36] for byte in digest[2:8])
+
+
 def _presence(c: Ctx) -> Call:
     body: dict[str, Any] = {}
-    for _ in range(c.rng.below(3)):
-        room_name = c.rng.choice(_PRESENCE_ROOMS)
+    for _ in range(c.rng.below(5)):
+        room_name = presence_room(c.day, c.rng.below(PRESENCE_ROOMS_PER_DAY))
         people = []
         for _ in range(c.rng.between(1, 4)):
             user_name, user_id = fakes.person(c.rng)

@@ -44,6 +44,11 @@ def _participant_payload(c: Ctx, left: bool) -> dict[str, Any]:
             "canAdmin": c.rng.chance(0.1),
         },
     }
+    if c.rng.chance(0.1):
+        # Per-participant overrides are keyed by participant id: data, not fields (a declared map path).
+        payload["permissions"]["canReceive"]["byParticipantId"] = {
+            fakes.uuid4(c.rng): {"video": False, "audio": True}
+        }
     if left:
         payload["duration"] = c.ts - joined
     if c.day >= 3:

@@ -44,11 +44,14 @@ class StagedWindow:
     Parquet physical types per logical type: BOOL bool, INT64 int64, FLOAT64 float64,
     STRING string, TIMESTAMP timestamp[us, tz=UTC], JSON string (JSON text). Every column in
     ``columns`` is present in the file, in that order; core and metadata columns come first.
+    ``paths`` gives a flattened column's original JSON path (``response.config.maxParticipants``),
+    which a warehouse records as the column's comment or description when it adds the column.
     """
 
     path: Path
     columns: dict[str, ColumnType]
     rows: int
+    paths: dict[str, str] = field(default_factory=dict)
 
 
 # Ledger statuses: a window fully replaced, partly replaced (Daily no longer has its oldest part),

@@ -52,6 +52,7 @@ from daily_provider.warehouses.base import (
 from daily_provider.warehouses.bigquery_columns import (
     BIGQUERY_TYPES,
     ColumnPlan,
+    description_literal,
     plan_columns,
     quote_column,
 )
@@ -278,7 +279,7 @@ class BigQueryWarehouse:
                 )
             plan = plan_columns(current_types, staged_columns, what=what)
             if plan.changes_schema:
-                self._change_schema(target, plan, prefix, instance, what)
+                self._change_schema(target, plan, prefix, instance, what, staged.paths)
             self._swap_window(target, staging, scope, staged.rows, plan, prefix, instance, what)
         log.info(
             "BigQuery: replaced %s with %d staged rows in %.1fs", what, staged.rows, time.monotonic() - clock
@@ -422,6 +423,17 @@ class BigQueryWarehouse:
             raise self._api_error(exc, "reading the table's schema", ref, f"table {ref.table_id}") from exc
         return table_types(ref, found)
 
+    def column_comments(self, table: str) -> dict[str, str]:
+        """Each column's description (a flattened column's original JSON path); empty if no table."""
+        ref = self._ref(table)
+        try:
+            found = self.get_client().get_table(ref.table_id, retry=self.api_retry)
+        except google_exceptions.NotFound:
+            return {}
+        except google_exceptions.GoogleAPICallError as exc:
+            raise self._api_error(exc, "reading the table's schema", ref, f"table {ref.table_id}") from exc
+        return {field.name: field.description for field in found.schema if field.description}
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _ensure_logs_table(self, target: TableRef, what: str) -> dict[str, ColumnType]:
@@ -543,12 +555,20 @@ class BigQueryWarehouse:
             )
 
     def _change_schema(
-        self, target: TableRef, plan: ColumnPlan, prefix: str, instance: str, what: str
+        self,
+        target: TableRef,
+        plan: ColumnPlan,
+        prefix: str,
+        instance: str,
+        what: str,
+        paths: Mapping[str, str],
     ) -> None:
         statements = []
         if plan.add:
+            # A new flattened column's description is its original JSON path, in the same statement.
             clauses = ",\n".join(
                 f"ADD COLUMN IF NOT EXISTS {quote_column(name)} {BIGQUERY_TYPES[column_type]}"
+                + (f" OPTIONS(description={description_literal(paths[name])})" if name in paths else "")
                 for name, column_type in plan.add.items()
             )
             statements.append(render(DIALECT, "add_column", table=target.sql, add_columns=clauses))

@@ -61,6 +61,24 @@ def quote_column(name: str) -> str:
     return f"`{name}`"
 
 
+# BigQuery's limit on a column description.
+MAX_DESCRIPTION_LENGTH = 1024
+
+
+def description_literal(text: str) -> str:
+    """``text`` as a BigQuery string literal for a column description (escaped, at most 1,024 characters)."""
+    out = []
+    for char in text[:MAX_DESCRIPTION_LENGTH]:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
 def string_sibling(name: str) -> str:
     """The STRING column that takes ``name``'s values that its own type cannot hold."""
     sibling = name + SIBLING_SUFFIX

@@ -230,7 +230,7 @@ class DuckDBWarehouse:
             self._check_staged_rows(conn, scope, staged, what)
             try:
                 conn.execute(render(DIALECT, "create_logs_table", table=table_sql))
-                table_types = self._settle_columns(conn, table, table_sql, staged_columns, what)
+                table_types = self._settle_columns(conn, table, table_sql, staged_columns, what, staged.paths)
             except duckdb.Error as exc:
                 raise WarehouseError(
                     f"preparing the table for {what} failed: {exc}. No rows were changed; "
@@ -344,6 +344,13 @@ class DuckDBWarehouse:
             raw = self._raw_columns(conn, name)
         return {column: _column_type(name, column, duckdb_type) for column, duckdb_type in raw.items()}
 
+    def column_comments(self, table: str) -> dict[str, str]:
+        """Each commented column's comment (a flattened column's original JSON path); empty if no table."""
+        name = _table_name(table)
+        with self._session() as conn:
+            rows = conn.execute(render(DIALECT, "column_comments"), {"table_name": name}).fetchall()
+        return {column: comment for column, comment in rows}
+
     # -- steps -----------------------------------------------------------------------------------
 
     def _raw_columns(self, conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -381,8 +388,11 @@ class DuckDBWarehouse:
         table_sql: str,
         staged_columns: Mapping[str, ColumnType],
         what: str,
+        paths: Mapping[str, str],
     ) -> dict[str, ColumnType]:
         """Add missing columns and widen narrower ones; return the table types of the staged columns.
+
+        A new flattened column's comment is its original JSON path (``paths``).
 
         Types are settled once, before any row is written: a type change in the middle of a load
         costs a rewrite of the column each time.
@@ -410,6 +420,16 @@ class DuckDBWarehouse:
                         column_type=DUCKDB_TYPES[staged_type],
                     )
                 )
+                if column in paths:
+                    conn.execute(
+                        render(
+                            DIALECT,
+                            "comment_column",
+                            table=table_sql,
+                            column=column_sql,
+                            comment=_quote_literal(paths[column]),
+                        )
+                    )
                 settled[column] = staged_type
                 continue
             table_type = _column_type(table, *current[column])

@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Asset
 from tests.unit.operators.support import API_KEY, DAY1, make_context, truth_ids
 
 from daily_provider.compat import AirflowFailException
-from daily_provider.exceptions import DailyAPIError, DailyTransportError
+from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyTransportError
 from daily_provider.operators.daily_logs import DailyLogsToDuckDBOperator
 from daily_provider.simulator import FaultConfig, SimulatorServer
 
@@ -174,3 +174,25 @@ def test_timeout_and_max_retries_reach_the_hook_under_the_connections_names(
     with pytest.warns(DeprecationWarning, match="api_max_retries= is deprecated.*use max_retries="):
         old = operator(tmp_path / "logs.duckdb", api_max_retries=4)
     assert old.make_hook().settings().max_retries == 4
+
+
+def presence_columns(db: Path) -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [row[0] for row in con.execute("DESCRIBE daily_api_logs").fetchall()]
+    # The simulator's presence rooms are named "<purpose>-<6 characters>" (and some random names).
+    return [name for name in columns if name.startswith(("response__standup_", "response__all_hands_"))]
+
+
+def test_presence_rooms_stay_json_unless_the_map_path_is_undeclared(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    operator(tmp_path / "default.duckdb").execute(make_context())
+    assert presence_columns(tmp_path / "default.duckdb") == []
+    undeclared = operator(tmp_path / "flat.duckdb", map_paths={"GET /v1/presence response": False})
+    undeclared.execute(make_context())
+    assert presence_columns(tmp_path / "flat.duckdb")
+
+
+def test_a_map_path_that_cannot_work_fails_when_the_dag_is_parsed(tmp_path: Path) -> None:
+    with pytest.raises(DailyConfigError, match="map path"):
+        operator(tmp_path / "logs.duckdb", map_paths=["payload.rooms"])
