@@ -24,6 +24,7 @@ _SECTIONS = (
     ("rows_per_day", "rows per day", "summary_rows_per_day"),
     ("top_endpoints", "top endpoints", "summary_top_endpoints"),
     ("quality", "quality", "summary_quality"),
+    ("columns", "columns", "summary_columns"),
 )
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
