@@ -196,3 +196,20 @@ def test_presence_rooms_stay_json_unless_the_map_path_is_undeclared(
 def test_a_map_path_that_cannot_work_fails_when_the_dag_is_parsed(tmp_path: Path) -> None:
     with pytest.raises(DailyConfigError, match="map path"):
         operator(tmp_path / "logs.duckdb", map_paths=["payload.rooms"])
+
+
+def test_the_xcom_keys_are_the_ones_the_readme_lists(simulator: SimulatorServer, tmp_path: Path) -> None:
+    result = operator(tmp_path / "logs.duckdb").execute(make_context())
+
+    assert set(result) == {
+        "load_id", "run_id", "source", "table", "window_start", "window_end", "status", "covered_start",
+        "covered_end", "domain_id", "rows", "pages", "requests", "retries", "duplicates_skipped",
+        "redacted_values", "parse_errors", "seconds", "rows_per_second", "convention", "started_after",
+        "anchors_rejected",
+    }  # fmt: skip
+    assert (result["status"], result["covered_start"]) == ("success", DAY1.isoformat())
+    ranged = operator(tmp_path / "range.duckdb", range_mode=True).execute(make_context())
+    assert set(ranged) == {
+        "source", "table", "range_start", "range_end", "rows", "requests", "pages", "retries", "seconds",
+        "convention", "started_after", "anchors_rejected", "windows",
+    }  # fmt: skip
