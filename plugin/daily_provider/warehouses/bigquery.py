@@ -414,25 +414,25 @@ class BigQueryWarehouse:
 
     def table_columns(self, table: str) -> dict[str, ColumnType]:
         """Return ``table``'s columns and logical types in table order (empty if it does not exist)."""
-        ref = self._ref(table)
-        try:
-            found = self.get_client().get_table(ref.table_id, retry=self.api_retry)
-        except google_exceptions.NotFound:
-            return {}
-        except google_exceptions.GoogleAPICallError as exc:
-            raise self._api_error(exc, "reading the table's schema", ref, f"table {ref.table_id}") from exc
-        return table_types(ref, found)
+        found = self._existing_table(table)
+        return table_types(self._ref(table), found) if found is not None else {}
 
     def column_comments(self, table: str) -> dict[str, str]:
         """Each column's description (a flattened column's original JSON path); empty if no table."""
+        found = self._existing_table(table)
+        if found is None:
+            return {}
+        return {field.name: field.description for field in found.schema if field.description}
+
+    def _existing_table(self, table: str) -> bigquery.Table | None:
+        """The table's metadata, or None when it does not exist."""
         ref = self._ref(table)
         try:
-            found = self.get_client().get_table(ref.table_id, retry=self.api_retry)
+            return self.get_client().get_table(ref.table_id, retry=self.api_retry)
         except google_exceptions.NotFound:
-            return {}
+            return None
         except google_exceptions.GoogleAPICallError as exc:
             raise self._api_error(exc, "reading the table's schema", ref, f"table {ref.table_id}") from exc
-        return {field.name: field.description for field in found.schema if field.description}
 
     # -- steps ---------------------------------------------------------------------------------
 
