@@ -28,11 +28,11 @@ from daily_provider import __version__
 from daily_provider.cli_format import ENVIRONMENT_EPILOG, EXIT_EPILOG, HelpFormatter
 from daily_provider.exceptions import DailyError
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_SECOND
+from daily_provider.normalize import NormalizeConfig
 from daily_provider.window import DEFAULT_SETTLE, Window, settle_wait, utc_now
 
 if TYPE_CHECKING:
     from daily_provider.hooks.client import DailyClient
-    from daily_provider.normalize import NormalizeConfig
 
 API_KEY_ENV = "DAILY_API_KEY"
 BASE_URL_ENV = "DAILY_API_BASE_URL"
@@ -79,6 +79,40 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_columns(parser: argparse.ArgumentParser) -> None:
+    """The flattening options of NormalizeConfig (see README "What lands in the table")."""
+    parser.add_argument(
+        "--max-columns",
+        type=int,
+        default=NormalizeConfig.max_columns,
+        help="flattened columns the table may have; keys beyond stay in the JSON columns "
+        "(default: %(default)s; 0 turns flattening off)",
+    )
+    parser.add_argument(
+        "--map-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="keep the objects at PATH as one JSON column, e.g. 'request.payload.sip_headers' or "
+        "'GET /v1/presence response' (repeatable; Daily's known maps are declared already)",
+    )
+    parser.add_argument(
+        "--not-map-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="flatten PATH even if it is a declared map or shows many keys (repeatable)",
+    )
+    parser.add_argument(
+        "--map-key-threshold",
+        type=int,
+        default=NormalizeConfig.map_key_threshold,
+        metavar="N",
+        help="an undeclared path whose objects show more than N distinct keys is a map "
+        "(default: %(default)s; 0 turns the rule off)",
+    )
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", choices=("api", "webhook"), default="api", help="which logs to load")
     parser.add_argument("--duckdb", required=True, help="DuckDB database file (created if missing)")
@@ -103,6 +137,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help=f"DuckDB memory_limit for the load (default: {CLI_MEMORY_LIMIT}; more makes the INSERT faster; "
         "doubled up to 8x and retried if a window needs more)",
     )
+    _add_columns(parser)
     parser.add_argument(
         "--no-anchors",
         action="store_true",
@@ -195,7 +230,6 @@ def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
     """The hook and the normalize config from the environment and the common arguments."""
     from daily_provider.hooks.client import DailyClient
     from daily_provider.load import redaction_policy
-    from daily_provider.normalize import NormalizeConfig
 
     api_key = os.environ.get(API_KEY_ENV, "")
     if not api_key.strip():
@@ -205,7 +239,14 @@ def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
         base_url=args.base_url or os.environ.get(BASE_URL_ENV) or None,
         requests_per_second=args.requests_per_second,
     )
-    return hook, NormalizeConfig(redaction=redaction_policy())
+    map_paths = {**dict.fromkeys(args.map_path, True), **dict.fromkeys(args.not_map_path, False)}
+    config = NormalizeConfig(
+        redaction=redaction_policy(),
+        max_columns=args.max_columns,
+        map_paths=map_paths or None,
+        map_key_threshold=args.map_key_threshold or None,
+    )
+    return hook, config
 
 
 def _print_result(args: argparse.Namespace, text: Callable[[], str], data: Callable[[], Any]) -> None:

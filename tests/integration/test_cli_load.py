@@ -264,3 +264,69 @@ def test_cli_settle_zero_loads_at_once(
 
     assert result.returncode == 0, result.stderr
     assert clock == [] and len(loaded_ids(db)) > 0
+
+
+def flattened_columns(db: Path, table: str = "daily_api_logs") -> list[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+            "AND (column_name LIKE 'request\\_\\_%' ESCAPE '\\' OR column_name LIKE 'response\\_\\_%' ESCAPE '\\')",
+            [table],
+        ).fetchall()
+    finally:
+        con.close()
+    return sorted(row[0] for row in rows)
+
+
+def presence_room_columns(db: Path) -> list[str]:
+    """Flattened columns whose recorded JSON path is a key of a presence answer (a room name)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'daily_api_logs'"
+        ).fetchall()
+    finally:
+        con.close()
+    purposes = ("all-hands", "support", "standup", "interview", "sales-demo", "office-hours", "1on1")
+    return [
+        name
+        for name, comment in rows
+        if (comment or "").startswith(tuple(f'response."{p}-' for p in purposes))
+    ]
+
+
+def test_cli_flattening_flags_reach_the_normalizer(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    env = {"DAILY_API_KEY": CONFIG.api_key, "DAILY_API_BASE_URL": server.base_url}
+    window = ["--start", "2026-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z", "--settle", "0"]
+
+    default_db = tmp_path / "default.duckdb"
+    assert run(["load", *window, "--duckdb", str(default_db)], **env).returncode == 0
+    capped_db = tmp_path / "capped.duckdb"
+    assert run(["load", *window, "--duckdb", str(capped_db), "--max-columns", "3"], **env).returncode == 0
+    rooms_db = tmp_path / "rooms.duckdb"
+    undeclared = ["--not-map-path", "GET /v1/presence response", "--map-key-threshold", "0"]
+    assert run(["load", *window, "--duckdb", str(rooms_db), *undeclared], **env).returncode == 0
+
+    assert len(flattened_columns(default_db)) > 3
+    assert len(flattened_columns(capped_db)) == 3
+    # Presence answers are keyed by room name: declared a map by default, so no room becomes a column,
+    # until the declaration and the key-count rule are both turned off.
+    assert presence_room_columns(default_db) == []
+    assert presence_room_columns(rooms_db) != []
+
+
+def test_cli_bad_map_path_fails_with_one_line_before_any_request(
+    server: SimulatorServer, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    env = {"DAILY_API_KEY": CONFIG.api_key, "DAILY_API_BASE_URL": server.base_url}
+    server.simulator.reset_stats()
+    args = ["load", "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T01:00:00Z", "--settle", "0"]
+
+    result = run([*args, "--duckdb", str(tmp_path / "x.duckdb"), "--map-path", "payload.sip_headers"], **env)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "payload.sip_headers" in result.stderr
+    assert server.simulator.stats()["requests"] == 0
