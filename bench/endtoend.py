@@ -15,9 +15,11 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from dataset import Dataset, simulator_config
 from measure import Measurement, PathFailed, run_measured
@@ -93,7 +95,11 @@ def simulator(dataset: Dataset, *, log_path: Path, limits: ApiLimits | None = No
 
 
 def load_command(
-    dataset: Dataset, base_url: str, duckdb_path: Path, limits: ApiLimits | None = None
+    dataset: Dataset,
+    base_url: str,
+    duckdb_path: Path,
+    limits: ApiLimits | None = None,
+    extra_args: Sequence[str] = (),
 ) -> list[str]:
     return [
         DAILY_LOGS,
@@ -110,22 +116,47 @@ def load_command(
         base_url,
         "--requests-per-second",
         "1000" if limits is None else str(limits.requests_per_second),
+        *extra_args,
     ]
 
 
+def flattened_columns(duckdb_path: Path, table: str = "daily_api_logs") -> int:
+    """How many flattened (``request__``/``response__``) columns the loaded table has."""
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        names = [
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    return sum(name.startswith(("request__", "response__")) for name in names)
+
+
 def measure_load(
-    dataset: Dataset, repeat: int, *, logs: Path, limits: ApiLimits | None = None
+    dataset: Dataset,
+    repeat: int,
+    *,
+    logs: Path,
+    limits: ApiLimits | None = None,
+    extra_args: Sequence[str] = (),
+    name: str | None = None,
 ) -> list[Measurement]:
-    """``repeat`` measured runs of ``daily-logs load`` for ``dataset``'s window."""
+    """``repeat`` measured runs of ``daily-logs load`` for ``dataset``'s window (``extra_args`` appended
+    to its command line)."""
     runs: list[Measurement] = []
     env = {**os.environ, "DAILY_API_KEY": simulator_config(dataset).api_key}
-    name = f"{dataset.records}" + ("" if limits is None else "-limited")
+    name = name or f"{dataset.records}" + ("" if limits is None else "-limited")
     with simulator(dataset, log_path=logs / f"simulator-{name}.log", limits=limits) as base_url:
         for attempt in range(repeat):
             log_path = logs / f"e2e-{name}-{attempt}.log"
             with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-                command = load_command(dataset, base_url, Path(tmp) / "bench.duckdb", limits)
+                command = load_command(dataset, base_url, Path(tmp) / "bench.duckdb", limits, extra_args)
                 measurement = run_measured(command, env=env, log_path=log_path)
+                loaded_file = Path(tmp) / "bench.duckdb"
+                columns = flattened_columns(loaded_file) if loaded_file.exists() else 0
             # The CLI prints its summary line, not JSON: the rows it loaded, the load's own seconds
             # (the process also spends about a second on interpreter start and imports) and requests.
             log_text = log_path.read_text(encoding="utf-8")
@@ -140,6 +171,7 @@ def measure_load(
                 "records": loaded,
                 "seconds": float(found.group(2)),
                 "requests": int(found.group(3)),
+                "flattened_columns": columns,
             }
             runs.append(measurement)
     return runs

@@ -211,11 +211,50 @@ def profile(ctx: Context) -> str:
     )
 
 
+# Issue 17's wide-data rows: one window of the simulator's realistic bodies (presence answers keyed by
+# room name, a new pool of rooms every day), loaded with the presence declaration turned off.
+WIDE_RECORDS = 200_000
+WIDE_CASES = (
+    ("Daily's map paths declared (the default)", ()),
+    ("presence undeclared: the key-count rule alone", ("--not-map-path", "GET /v1/presence response")),
+    (
+        "presence undeclared and the rule off: the table reaches max_columns",
+        ("--not-map-path", "GET /v1/presence response", "--map-key-threshold", "0"),
+    ),
+)
+
+
+def wide_columns(ctx: Context) -> str:
+    """Peak memory and column count of ``daily-logs load`` on wide, realistic bodies."""
+    planned = datasets.plan(WIDE_RECORDS)
+    datasets.ensure(WIDE_RECORDS)
+    lines = [
+        f"`daily-logs load` of one window of {planned.days * planned.per_day:,} simulator records "
+        f"({planned.days} days x {planned.per_day:,}; the simulator's presence answers name "
+        "a new pool of rooms each day), each case in a fresh DuckDB file, `--max-columns` at its default "
+        "(1000). Flattened columns are the table's `request__`/`response__` columns.",
+        "",
+        "| case | extra arguments | flattened columns | peak RSS | wall s | load avg |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for index, (label, extra) in enumerate(WIDE_CASES):
+        runs = endtoend.measure_load(planned, 1, logs=ctx.logs, extra_args=extra, name=f"wide-{index}")
+        run = runs[-1]
+        print(f"  wide {index}: {run.seconds:.2f}s, peak {run.peak_rss_bytes / 1e6:,.0f} MB", flush=True)
+        shown = shlex.join(extra) if extra else "-"
+        lines.append(
+            f"| {label} | `{shown}` | {run.result['flattened_columns']:,} | "
+            f"{run.peak_rss_bytes / 1e6:,.0f} MB | {run.result['seconds']:.1f} | {run.load_before:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 SECTION_JOBS: dict[str, tuple[str, Callable[[Context], str]]] = {
     "requests": ("Request counts (anchors)", request_counts),
+    "wide": ("Wide bodies (issue 17)", wide_columns),
     "profile": ("Profile of ours", profile),
 }
-DEFAULT_JOBS = ("parse", "ours", "dlt", "e2e", "e2e-limited", "requests", "profile")
+DEFAULT_JOBS = ("parse", "ours", "dlt", "e2e", "e2e-limited", "requests", "wide", "profile")
 
 
 # -- targets and notes -----------------------------------------------------------------------------
