@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from daily_provider.hooks.pagination import OLDER_PARAM, Entry, PageInfo, StartCursor
+from daily_provider.hooks.pages import LogEntry as Entry
+from daily_provider.hooks.pagination import OLDER_PARAM, PageInfo, StartCursor
 
 ANCHOR_SPACING = timedelta(hours=1)
 # Anchors tried before a walk gives up on them and starts at the newest record: each refused

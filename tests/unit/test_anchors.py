@@ -26,15 +26,9 @@ from daily_provider.anchors import (
 )
 from daily_provider.exceptions import DailyAPIError, DailyConfigError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.hooks.pagination import (
-    CursorRejected,
-    CursorWalk,
-    Entry,
-    PageInfo,
-    StartCursor,
-    WalkStats,
-    parse_page,
-)
+from daily_provider.hooks.pages import LogEntry as Entry
+from daily_provider.hooks.pages import parse_page
+from daily_provider.hooks.pagination import CursorRejected, CursorWalk, PageInfo, StartCursor, WalkStats
 from daily_provider.window import Window
 
 CONVENTIONS = ["stripe", "literal"]
