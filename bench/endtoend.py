@@ -25,6 +25,8 @@ from measure import Measurement, PathFailed, run_measured
 BIN = Path(sys.executable).parent
 DAILY_LOGS = str(BIN / "daily-logs")
 _SUMMARY = re.compile(r"loaded (\d+) api records .* in ([\d.]+)s \(.*?; (\d+) requests, ")
+# The walk's own closing log line ends with its seconds: the requests without staging's start and end.
+_WALK_DONE = re.compile(r"Daily logs walk done \(.*, ([\d.]+) s$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,17 @@ class ApiLimits:
 
     def floor_seconds(self, requests: int) -> float:
         """The least time ``requests`` sequential requests take: each waits the latency or the rate."""
-        return requests * max(self.latency_ms / 1000, 1 / self.requests_per_second)
+        return requests * self.request_floor_seconds()
+
+    def request_floor_seconds(self) -> float:
+        """The least time one request takes: the latency or the rate's interval, whichever is longer."""
+        return max(self.latency_ms / 1000, 1 / self.requests_per_second)
+
+
+def walk_seconds(log_text: str) -> float | None:
+    """The seconds the page walk took, from its closing log line (None when the log has none)."""
+    found = _WALK_DONE.search(log_text)
+    return float(found.group(1)) if found else None
 
 
 @contextlib.contextmanager
@@ -140,6 +152,7 @@ def measure_load(
                 "records": loaded,
                 "seconds": float(found.group(2)),
                 "requests": int(found.group(3)),
+                "walk_seconds": walk_seconds(log_text),
             }
             runs.append(measurement)
     return runs
