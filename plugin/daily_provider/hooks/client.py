@@ -1,7 +1,7 @@
 """DailyClient: an API key turned into a rate-limited, retrying HTTP session and the logs page walk.
 
-Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Airflow costs seconds
-and over 100 MB), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
+Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Airflow is slow and
+memory-hungry), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
 HTTP, retries and the page walk, nothing about columns. The options and settings rules live in
 ``settings.py``, the retry rules in ``retry.py``, the limiter in ``ratelimit.py``, the page check in
 ``pages.py``, the walk in ``pagination.py`` (its counters and log lines in ``walk_report.py``), the
