@@ -3,8 +3,9 @@
 The simulator runs as its own process (``daily-logs simulate --port 0``) serving exactly the records of
 the benchmark dataset for that size; the load runs as another, measured process, so its peak memory is
 the load's alone. Each size gets a fresh simulator and every run a fresh DuckDB file. Without a
-:class:`ApiLimits` neither side limits the rate; with one, the simulator answers each request after
-``latency_ms`` and refuses more than ``requests_per_second`` (429), and the client keeps to that rate.
+:class:`ApiLimits` neither side limits the rate; with one, the simulator answers each request
+``latency_ms`` after it arrives (its own work counts inside that time, as Daily's does) and refuses more
+than ``requests_per_second`` (429), and the client keeps to that rate.
 """
 
 from __future__ import annotations

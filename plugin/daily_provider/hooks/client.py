@@ -67,6 +67,8 @@ class DailyClient:
     :param sleep: how to wait (tests pass a recorder).
     :param overrides: any :class:`ClientOptions` field by name, e.g. ``requests_per_second=20``; wins
         over the same field of ``options``. An unknown name is a TypeError.
+
+    ``options`` holds what the caller set; :meth:`settings` gives the resolved, validated values.
     """
 
     def __init__(

@@ -99,7 +99,7 @@ def refuses_cursor(error: DailyAPIError) -> bool:
 class CursorWalk:
     """Walk pages from the newest record back past ``window.start``; iterate to get in-window entries.
 
-    Each record comes as an :class:`LogEntry`: its id and its parsed ``createdAt`` beside the raw dict,
+    Each record comes as a :class:`LogEntry`: its id and its parsed ``createdAt`` beside the raw dict,
     so nothing after the walk parses ``createdAt`` again to place it.
 
     :param fetch: returns one validated page for a cursor (see ``Fetch``).
