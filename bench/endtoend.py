@@ -3,8 +3,9 @@
 The simulator runs as its own process (``daily-logs simulate --port 0``) serving exactly the records of
 the benchmark dataset for that size; the load runs as another, measured process, so its peak memory is
 the load's alone. Each size gets a fresh simulator and every run a fresh DuckDB file. Without a
-:class:`ApiLimits` neither side limits the rate; with one, the simulator answers each request after
-``latency_ms`` and refuses more than ``requests_per_second`` (429), and the client keeps to that rate.
+:class:`ApiLimits` neither side limits the rate; with one, the simulator answers each request
+``latency_ms`` after it arrives (its own work counts inside that time, as Daily's does) and refuses more
+than ``requests_per_second`` (429), and the client keeps to that rate.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from measure import Measurement, PathFailed, run_measured
 BIN = Path(sys.executable).parent
 DAILY_LOGS = str(BIN / "daily-logs")
 _SUMMARY = re.compile(r"loaded (\d+) api records .* in ([\d.]+)s \(.*?; (\d+) requests, ")
+# The walk's own closing log line ends with its seconds: the requests without staging's start and end.
+_WALK_DONE = re.compile(r"Daily logs walk done \(.*, ([\d.]+) s$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,17 @@ class ApiLimits:
 
     def floor_seconds(self, requests: int) -> float:
         """The least time ``requests`` sequential requests take: each waits the latency or the rate."""
-        return requests * max(self.latency_ms / 1000, 1 / self.requests_per_second)
+        return requests * self.request_floor_seconds()
+
+    def request_floor_seconds(self) -> float:
+        """The least time one request takes: the latency or the rate's interval, whichever is longer."""
+        return max(self.latency_ms / 1000, 1 / self.requests_per_second)
+
+
+def walk_seconds(log_text: str) -> float | None:
+    """The seconds the page walk took, from its closing log line (None when the log has none)."""
+    found = _WALK_DONE.search(log_text)
+    return float(found.group(1)) if found else None
 
 
 @contextlib.contextmanager
@@ -172,6 +185,7 @@ def measure_load(
                 "seconds": float(found.group(2)),
                 "requests": int(found.group(3)),
                 "flattened_columns": columns,
+                "walk_seconds": walk_seconds(log_text),
             }
             runs.append(measurement)
     return runs

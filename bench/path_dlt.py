@@ -22,8 +22,8 @@ from typing import Any
 # dlt's documented performance and parallelism settings (dlthub.com/docs/reference/performance): a
 # process pool for normalize, intermediary files not gzipped, and never telemetry (this machine has no
 # network beyond the package index). Rotating extract files (DATA_WRITER__FILE_MAX_ITEMS) so the pool
-# has files to share made dlt slower here (265 s against 164 s at 1M records), so dlt keeps its default;
-# set the variable to try it again.
+# has files to share made dlt slower in a trial here (see the notes in BENCHMARKS.md), so dlt keeps its
+# default; set the variable to try it again.
 DLT_SETTINGS = {
     "NORMALIZE__WORKERS": str(os.cpu_count() or 2),
     "DATA_WRITER__DISABLE_COMPRESSION": "true",
@@ -50,7 +50,7 @@ def records(path: str) -> Iterator[list[dict[str, Any]]]:
                 body = record[key]
                 if body is not None:
                     # A body that is not JSON keeps its text, as a user would do. try/except, not
-                    # contextlib.suppress: the context manager would cost dlt ~1 s per million records.
+                    # contextlib.suppress: the context manager costs time on every record of dlt's path.
                     try:  # noqa: SIM105
                         record[key] = loads(body)
                     except error:

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 import dataset as datasets
+import endtoend
 import path_ours
 import path_parse
 import report
@@ -154,7 +155,7 @@ def test_targets_say_met_or_not_met_from_the_rows() -> None:
             [Measurement(22.0, 200 * MB, 200 * MB, 0, {"seconds": 21.5})],
             command="cmd",
             date="today",
-            extra={"requests": 201, "floor_seconds": 20.1},
+            extra={"requests": 201, "floor_seconds": 20.1, "request_floor_ms": 100.0, "walk_seconds": 20.9},
         ),
     }
     text = run.targets(rows, 1_000_000)
@@ -163,12 +164,24 @@ def test_targets_say_met_or_not_met_from_the_rows() -> None:
     assert "+12.0% of the 100,000-record peak; target within 15%: met" in text
     assert "took 21.5 s for 201 requests, +7.0% of the request floor (20.1 s" in text
     assert "target within 10%: met" in text
+    assert "walk alone took 20.9 s: 104.0 ms a request against a floor of 100 ms, +4.0 ms a request" in text
     rows["e2e-full"] = _row("e2e-full", 1_000_000, [40.0], 420)
     rows["ours"] = _row("ours", 1_000_000, [80.0], 250)
     text = run.targets(rows, 1_000_000)
     assert "target under 400 MB: not met" in text
     assert "target within 15%: not met" in text
     assert "1.88x dlt's records/s; target at least 2x: not met" in text
+
+
+def test_walk_seconds_come_from_the_walks_closing_log_line() -> None:
+    log = (
+        "INFO daily_provider.hooks.client: Daily logs walk progress (source=api, window [a, b)): 10 pages\n"
+        "INFO daily_provider.hooks.client: Daily logs walk done (source=api, window [a, b)): 200 pages, "
+        "convention stripe, records seen span x .. y, 21.4 s\n"
+        "INFO daily_provider.load: loaded 20000 api records in 22.9s\n"
+    )
+    assert endtoend.walk_seconds(log) == 21.4
+    assert endtoend.walk_seconds("no walk here") is None
 
 
 def test_page_names_the_machine_the_command_and_the_placeholder_section() -> None:

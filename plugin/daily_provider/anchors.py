@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from daily_provider.hooks.pagination import OLDER_PARAM, Entry, PageInfo, StartCursor
+from daily_provider.hooks.pages import LogEntry
+from daily_provider.hooks.pagination import OLDER_PARAM, PageInfo, StartCursor
 
 ANCHOR_SPACING = timedelta(hours=1)
 # Anchors tried before a walk gives up on them and starts at the newest record: each refused
@@ -66,14 +67,14 @@ class AnchorRecorder:
         if spacing <= timedelta(0):
             raise ValueError(f"anchor spacing must be positive, got {spacing}")
         self.spacing = spacing
-        self._previous: Entry | None = None
+        self._previous: LogEntry | None = None
         # mark -> ((anchor id, createdAt), (older neighbour id, createdAt))
         self._found: dict[datetime, tuple[tuple[str, datetime], tuple[str, datetime]]] = {}
 
     def on_page(self, info: PageInfo) -> None:
         self.observe(info.entries)
 
-    def observe(self, entries: Iterable[Entry]) -> None:
+    def observe(self, entries: Iterable[LogEntry]) -> None:
         """Feed records in walk order (newest first, each once)."""
         previous = self._previous
         spacing = self.spacing

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.hooks.pagination import parse_created_at
+from daily_provider.hooks.pages import parse_created_at
 from daily_provider.load import LoadSummary, load_range, load_window
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse

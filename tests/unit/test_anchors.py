@@ -26,15 +26,9 @@ from daily_provider.anchors import (
 )
 from daily_provider.exceptions import DailyAPIError, DailyConfigError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.hooks.pagination import (
-    CursorRejected,
-    CursorWalk,
-    Entry,
-    PageInfo,
-    StartCursor,
-    WalkStats,
-    parse_page,
-)
+from daily_provider.hooks.pages import LogEntry
+from daily_provider.hooks.pages import parse_page
+from daily_provider.hooks.pagination import CursorRejected, CursorWalk, PageInfo, StartCursor, WalkStats
 from daily_provider.window import Window
 
 CONVENTIONS = ["stripe", "literal"]
@@ -42,8 +36,8 @@ MS = timedelta(milliseconds=1)
 T0 = at(0)  # 2024-03-15T00:00:00Z, an hour mark
 
 
-def entry(record_id: str, moment: datetime) -> Entry:
-    return Entry(record_id, moment, {})
+def entry(record_id: str, moment: datetime) -> LogEntry:
+    return LogEntry(record_id, moment, {})
 
 
 def anchor(record_id: str, moment: datetime, *, convention: str = "stripe") -> Anchor:
@@ -59,7 +53,7 @@ class Fetcher:
         self.refuse = refuse
         self.requests = 0
 
-    def __call__(self, param: str | None, cursor_id: str | None) -> list[Entry]:
+    def __call__(self, param: str | None, cursor_id: str | None) -> list[LogEntry]:
         self.requests += 1
         params = {"limit": str(self.limit), "source": "api"}
         if param is not None and cursor_id is not None:
@@ -73,7 +67,7 @@ class Fetcher:
 
 
 def walk_ids(
-    fetch: Callable[[str | None, str | None], list[Entry]],
+    fetch: Callable[[str | None, str | None], list[LogEntry]],
     window: Window,
     *,
     start_after: StartCursor | None = None,
@@ -317,7 +311,7 @@ def test_an_anchor_the_api_answers_with_400_is_rejected_before_anything_is_yield
 
 
 def test_an_auth_error_on_the_anchor_request_is_not_a_dead_anchor() -> None:
-    def fetch(param: str | None, cursor_id: str | None) -> list[Entry]:
+    def fetch(param: str | None, cursor_id: str | None) -> list[LogEntry]:
         raise DailyAPIError("401", status=401, error="authentication-error")
 
     start = StartCursor("log-0000", at(30), "stripe")

@@ -1,35 +1,40 @@
 """DailyClient: an API key turned into a rate-limited, retrying HTTP session and the logs page walk.
 
-Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Airflow costs seconds
-and over 100 MB), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
-HTTP, retries and the page walk, nothing about columns. The
-retry rules live in ``retry.py``, the limiter in ``ratelimit.py``, the walk in ``pagination.py`` and
-the settings rules in ``settings.py``; which stored anchors a walk may start from is ``anchors.py``'s
-call (it hands the walk their StartCursors: the hook knows nothing of anchors).
-The key never leaves the session's auth object: not in a log line, an exception message or ``repr``.
+Plain Python, no Airflow: the CLI and the benchmarks use it as is (importing Airflow is slow and
+memory-hungry), and ``DailyHook`` adds the Airflow connection on top. Transport only: it knows
+HTTP, retries and the page walk, nothing about columns. The options and settings rules live in
+``settings.py``, the retry rules in ``retry.py``, the limiter in ``ratelimit.py``, the page check in
+``pages.py``, the walk in ``pagination.py`` (its counters and log lines in ``walk_report.py``), the
+wording of Daily's errors in ``errors.py``; which stored anchors a walk may start from is
+``anchors.py``'s call (it hands the walk their StartCursors: the hook knows nothing of anchors).
+The key never leaves the session's auth object (``auth.py``): not in a log line, an exception
+message or ``repr``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import requests
 
 from daily_provider import __version__
 from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyError, DailyTransportError
+from daily_provider.hooks.auth import BearerAuth, Hidden
+from daily_provider.hooks.errors import describe_status, error_fields, not_retried_hint, snippet
+from daily_provider.hooks.pages import LogEntry, parse_page
 from daily_provider.hooks.pagination import (
-    CursorRejected,
     CursorWalk,
-    Entry,
     PageInfo,
     StartCursor,
     WalkStats,
-    parse_page,
+    checked_cursors,
+    walk_from_cursors,
 )
 from daily_provider.hooks.ratelimit import RateLimiter
 from daily_provider.hooks.retry import (
@@ -39,15 +44,11 @@ from daily_provider.hooks.retry import (
     parse_retry_after,
     retry_delay,
 )
-from daily_provider.hooks.settings import (
-    DEFAULT_BASE_URL,
-    HookSettings,
-    resolve_settings,
-)
+from daily_provider.hooks.settings import ClientOptions, HookSettings, resolve_settings
 from daily_provider.scope import checked_source
 from daily_provider.window import Window
 
-__all__ = ["DailyClient", "PageInfo", "WalkStats"]
+__all__ = ["ClientOptions", "DailyClient", "PageInfo", "WalkStats"]
 
 LOGS_PATH = "/logs/api"
 DOMAIN_PATH = "/"  # GET /v1/: the key's domain configuration, {"domain_name", "domain_id", "config"}
@@ -55,81 +56,33 @@ DOMAIN_PATH = "/"  # GET /v1/: the key's domain configuration, {"domain_name", "
 log = logging.getLogger(__name__)
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    """Sets ``Authorization: Bearer <key>`` on every request.
-
-    An auth object rather than a default header: with no auth set, requests lets a ``~/.netrc``
-    entry replace the header.
-    """
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._key}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(key hidden)"
-
-
-class _Hidden:
-    """Holds a secret so that ``vars(hook)`` and debuggers' reprs do not show it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-
 class DailyClient:
     """Talk to Daily's REST API: key -> session, rate limit, retries, and the logs page walk.
 
-    Nothing is sent until a method needs it. Settings come from the argument, then the extras
+    Nothing is sent until a method needs it. Settings come from the options, then the extras
     (``DailyHook`` passes its connection's), then the defaults.
 
     :param api_key: the Daily API key (required here; ``DailyHook`` takes it from its connection).
-    :param base_url: API base URL; default ``https://api.daily.co/v1`` (a host without scheme means https).
-    :param requests_per_second: client-side rate limit shared by all requests of this client (default 2).
-    :param max_retries: retries for 429, 5xx, timeouts, dropped connections, malformed pages (default 6).
-    :param timeout: read timeout per request in seconds (default 30; connect timeout 10).
-    :param backoff_base: first backoff ceiling in seconds, doubled per retry, with full jitter (default 1).
-    :param backoff_max: backoff cap in seconds (default 60); ``Retry-After`` is honoured up to 300 s.
-    :param page_limit: records per page to ask for (Daily caps it; default 100).
-    :param allow_insecure_http: allow a plain ``http://`` base URL that is not on loopback.
+    :param options: a :class:`ClientOptions` (rate, retries, timeouts, base URL, page size, ...).
     :param sleep: how to wait (tests pass a recorder).
+    :param overrides: any :class:`ClientOptions` field by name, e.g. ``requests_per_second=20``; wins
+        over the same field of ``options``. An unknown name is a TypeError.
+
+    ``options`` holds what the caller set; :meth:`settings` gives the resolved, validated values.
     """
 
     def __init__(
         self,
         *,
         api_key: str | None = None,
-        base_url: str | None = None,
-        requests_per_second: float | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        backoff_base: float | None = None,
-        backoff_max: float | None = None,
-        page_limit: int = 100,
-        allow_insecure_http: bool | None = None,
+        options: ClientOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        **overrides: Any,
     ) -> None:
-        self._arguments: dict[str, Any] = {
-            "base_url": base_url,
-            "requests_per_second": requests_per_second,
-            "max_retries": max_retries,
-            "timeout": timeout,
-            "backoff_base": backoff_base,
-            "backoff_max": backoff_max,
-            "page_limit": page_limit,
-            "allow_insecure_http": allow_insecure_http,
-        }
-        self._api_key = _Hidden(api_key) if api_key is not None else None
+        self.options = ClientOptions.merged(options, overrides)
+        self._api_key = Hidden(api_key) if api_key is not None else None
         self._sleep = sleep
-        # Memoized on first use; each is a pure function of the arguments (and the hook's connection).
+        # Memoized on first use; each is a pure function of the options (and the hook's connection).
         self._settings: HookSettings | None = None
         self._limiter: RateLimiter | None = None
         self._session: requests.Session | None = None
@@ -145,7 +98,7 @@ class DailyClient:
         if self._session is None:
             settings = self._config()
             session = requests.Session()
-            session.auth = _BearerAuth(settings.api_key)
+            session.auth = BearerAuth(settings.api_key)
             session.headers.update(
                 {"Accept": "application/json", "User-Agent": f"airflow-provider-daily/{__version__}"}
             )
@@ -178,10 +131,10 @@ class DailyClient:
         on_page: Callable[[PageInfo], None] | None = None,
         start_after: StartCursor | Sequence[StartCursor] | None = None,
         on_rejected_cursor: Callable[[StartCursor, str], None] | None = None,
-    ) -> Iterator[Entry]:
-        """Yield Daily's log records with ``createdAt`` in ``[start, end)`` as Entries, each id once.
+    ) -> Iterator[LogEntry]:
+        """Yield Daily's log records with ``createdAt`` in ``[start, end)`` as LogEntries, each id once.
 
-        An :class:`Entry` carries the record's id and parsed ``createdAt`` beside the raw dict;
+        A :class:`LogEntry` carries the record's id and parsed ``createdAt`` beside the raw dict;
         :meth:`iter_logs` yields the raw dicts alone.
 
         Walks pages from the newest record (or from a start cursor) toward older ones and stops once a
@@ -205,25 +158,13 @@ class DailyClient:
         checked_source(source)
         if url_filter is not None and (not isinstance(url_filter, str) or not url_filter.strip()):
             raise DailyConfigError(f"url_filter={url_filter!r} must be a non-empty string or None")
-        settings = self._config()
+        cursors = checked_cursors(start_after, window)
+        self._config()
         walk_stats = stats if stats is not None else WalkStats()
         describe = f"source={source}, window {window}" + (f", url={url_filter}" if url_filter else "")
-
-        def fetch(param: str | None, cursor_id: str | None) -> list[Entry]:
-            params: dict[str, str | int] = {"limit": settings.page_limit, "source": source}
-            if url_filter:
-                params["url"] = url_filter
-            if param is not None and cursor_id is not None:
-                params[param] = cursor_id
-                cursor_text = f"cursor {param}={cursor_id}"
-            else:
-                cursor_text = "first page, no cursor"
-            entries: list[Entry] = self._request(
-                LOGS_PATH, params, stats=walk_stats, context=f"{describe}, {cursor_text}", parse=parse_page
-            )
-            return entries
-
-        cursors = _checked_cursors(start_after, window)
+        fetch = functools.partial(
+            self._fetch_logs_page, source=source, url_filter=url_filter, stats=walk_stats, describe=describe
+        )
 
         def walk(cursor: StartCursor | None) -> CursorWalk:
             return CursorWalk(
@@ -238,35 +179,31 @@ class DailyClient:
 
         if not cursors:
             return iter(walk(None))
-        return self._walk_from_cursors(cursors, walk, walk_stats, describe, on_rejected_cursor)
+        return walk_from_cursors(cursors, walk, walk_stats, describe, on_rejected_cursor)
 
-    @staticmethod
-    def _walk_from_cursors(
-        cursors: list[StartCursor],
-        walk: Callable[[StartCursor | None], CursorWalk],
+    def _fetch_logs_page(
+        self,
+        param: str | None,
+        cursor_id: str | None,
+        *,
+        source: str,
+        url_filter: str | None,
         stats: WalkStats,
         describe: str,
-        on_rejected: Callable[[StartCursor, str], None] | None,
-    ) -> Iterator[Entry]:
-        for cursor in cursors:
-            try:
-                # CursorRejected comes from the first page, before any record: nothing to undo.
-                yield from walk(cursor)
-                return
-            except CursorRejected as rejected:
-                stats.cursors_rejected += 1
-                log.warning(
-                    "Daily refused cursor anchor %s (createdAt %s) for %s: %s. No record was lost: "
-                    "starting %s instead; the anchor will be dropped.",
-                    cursor.id,
-                    cursor.created_at.isoformat(),
-                    describe,
-                    rejected.reason,
-                    "from the next anchor" if cursor is not cursors[-1] else "at the newest record",
-                )
-                if on_rejected is not None:
-                    on_rejected(cursor, rejected.reason)
-        yield from walk(None)
+    ) -> list[LogEntry]:
+        """The walk's ``fetch``: the validated page after ``cursor_id`` by ``param`` (both None: the newest)."""
+        params: dict[str, str | int] = {"limit": self._config().page_limit, "source": source}
+        if url_filter:
+            params["url"] = url_filter
+        if param is not None and cursor_id is not None:
+            params[param] = cursor_id
+            cursor_text = f"cursor {param}={cursor_id}"
+        else:
+            cursor_text = "first page, no cursor"
+        entries: list[LogEntry] = self._request(
+            LOGS_PATH, params, stats=stats, context=f"{describe}, {cursor_text}", parse=parse_page
+        )
+        return entries
 
     def domain_id(self, *, stats: WalkStats | None = None) -> str:
         """Return the id of the Daily domain the key belongs to (``GET /v1/``, asked once per client).
@@ -326,97 +263,99 @@ class DailyClient:
         DailyTransportError when the retries run out.
         """
         settings = self._config()
-        session = self.get_conn()
         limiter = self._rate_limiter()
         stats = stats if stats is not None else WalkStats()
         retries = settings.max_retries if max_retries is None else max_retries
-        url = settings.base_url + path
         where = f"GET {path} ({context})" if context else f"GET {path}"
         attempt = 0
         while True:
             stats.waited_seconds += limiter.acquire()
             stats.requests += 1
-            retry_after: float | None = None
-            try:
-                response = session.get(
-                    url,
-                    params=params,
-                    timeout=(settings.connect_timeout, settings.read_timeout),
-                    # A redirect could carry the request somewhere we did not vet; Daily does not redirect.
-                    allow_redirects=False,
-                )
-            except requests.RequestException as err:
-                if not is_retryable_exception(err):
-                    raise DailyTransportError(
-                        self._scrub(
-                            f"Daily request {where} failed: {type(err).__name__}: {err}. This is not retried; "
-                            "check the base URL, proxy and TLS setup (certificates)."
-                        )
-                    ) from err
-                fault = f"{type(err).__name__}: {err}"
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    try:
-                        body = orjson.loads(response.content)
-                        return parse(body) if parse is not None else body
-                    except (orjson.JSONDecodeError, MalformedResponse) as err:
-                        fault = (
-                            f"malformed {status} body ({err}); it starts with {_snippet(response.content)}"
-                        )
-                elif is_retryable_status(status):
-                    if status == 429:
-                        stats.rate_limited += 1
-                    header = response.headers.get("Retry-After")
-                    retry_after = parse_retry_after(header, datetime.now(timezone.utc))
-                    fault = _describe_status(response)
-                else:
-                    raise self._api_error(response, where)
+            outcome = self._attempt(settings.base_url + path, params, where, parse, stats)
+            if not isinstance(outcome, _Retry):
+                return outcome
             if attempt >= retries:
                 raise DailyTransportError(
                     self._scrub(
                         f"Daily request {where} failed after {attempt + 1} attempts ({retries} retries); "
-                        f"last error: {fault}. Daily or the network "
+                        f"last error: {outcome.fault}. Daily or the network "
                         "is unhealthy: re-run the task later, or raise max_retries (or lower "
                         "requests_per_second if 429s dominate)."
                     )
                 )
-            delay = retry_delay(
-                attempt,
-                retry_after,
-                base=settings.backoff_base,
-                cap=settings.backoff_max,
-                retry_after_max=settings.retry_after_max,
-            )
-            log.warning(
-                "Daily request %s attempt %d/%d failed: %s; retrying in %.2f s%s",
-                where,
-                attempt + 1,
-                retries + 1,
-                self._scrub(fault),
-                delay,
-                " (as Retry-After asked)" if retry_after is not None else "",
-            )
-            stats.retries += 1
-            stats.waited_seconds += delay
-            self._sleep(delay)
+            self._back_off(outcome, attempt, retries, where, stats)
             attempt += 1
+
+    def _attempt(
+        self,
+        url: str,
+        params: Mapping[str, str | int],
+        where: str,
+        parse: Callable[[Any], Any] | None,
+        stats: WalkStats,
+    ) -> Any:
+        """Send one GET: the parsed body, a :class:`_Retry` saying what went wrong, or an exception."""
+        settings = self._config()
+        try:
+            response = self.get_conn().get(
+                url,
+                params=params,
+                timeout=(settings.connect_timeout, settings.read_timeout),
+                # A redirect could carry the request somewhere we did not vet; Daily does not redirect.
+                allow_redirects=False,
+            )
+        except requests.RequestException as err:
+            if not is_retryable_exception(err):
+                raise DailyTransportError(
+                    self._scrub(
+                        f"Daily request {where} failed: {type(err).__name__}: {err}. This is not retried; "
+                        "check the base URL, proxy and TLS setup (certificates)."
+                    )
+                ) from err
+            return _Retry(f"{type(err).__name__}: {err}")
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                body = orjson.loads(response.content)
+                return parse(body) if parse is not None else body
+            except (orjson.JSONDecodeError, MalformedResponse) as err:
+                return _Retry(f"malformed {status} body ({err}); it starts with {snippet(response.content)}")
+        if not is_retryable_status(status):
+            raise self._api_error(response, where)
+        if status == 429:
+            stats.rate_limited += 1
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+        return _Retry(describe_status(response), retry_after)
+
+    def _back_off(self, failed: _Retry, attempt: int, retries: int, where: str, stats: WalkStats) -> None:
+        """Log the failed attempt and wait before the next one (``Retry-After`` when the server sent it)."""
+        settings = self._config()
+        delay = retry_delay(
+            attempt,
+            failed.retry_after,
+            base=settings.backoff_base,
+            cap=settings.backoff_max,
+            retry_after_max=settings.retry_after_max,
+        )
+        log.warning(
+            "Daily request %s attempt %d/%d failed: %s; retrying in %.2f s%s",
+            where,
+            attempt + 1,
+            retries + 1,
+            self._scrub(failed.fault),
+            delay,
+            " (as Retry-After asked)" if failed.retry_after is not None else "",
+        )
+        stats.retries += 1
+        stats.waited_seconds += delay
+        self._sleep(delay)
 
     def _api_error(self, response: requests.Response, where: str) -> DailyAPIError:
         status = response.status_code
-        error, info = _error_fields(response)
-        settings = self._config()
-        origin = self._key_origin()
-        if status == 401 or error in ("authentication-error", "authorization-header-error"):
-            hint = f"Check the API key ({origin}); Daily did not accept it."
-        elif status == 403:
-            hint = "The key is not allowed to read these logs; check the key's domain and plan."
-        elif status == 404:
-            hint = f"Check the base URL {settings.base_url}; expected something like {DEFAULT_BASE_URL}."
-        elif 300 <= status < 400:
-            hint = f"Redirects are not followed; check the base URL {settings.base_url}."
-        else:
-            hint = "Check the request (source, url filter, limit) and the configuration, then re-run."
+        error, info = error_fields(response)
+        hint = not_retried_hint(
+            status, error, key_origin=self._key_origin(), base_url=self._config().base_url
+        )
         label = f"{status} {error}" if error else str(status)
         detail = f': "{info}"' if info else ""
         return DailyAPIError(
@@ -430,18 +369,10 @@ class DailyClient:
 
     def _config(self) -> HookSettings:
         if self._settings is None:
-            arguments = self._arguments
             key, host, extras = self._key_host_extras()
             origin = self._key_origin()
             settings = resolve_settings(
-                source=origin,
-                api_key=key,
-                extras=extras,
-                # The keyword arguments are resolve_settings' own; a base URL argument wins over the host.
-                **{
-                    **arguments,
-                    "base_url": arguments["base_url"] if arguments["base_url"] is not None else host,
-                },
+                source=origin, api_key=key, options=self.options, host=host, extras=extras
             )
             self._register_secrets(settings)
             self._settings = settings
@@ -484,22 +415,11 @@ class DailyClient:
         return text.replace(key, "***") if key else text
 
 
-def _checked_cursors(
-    start_after: StartCursor | Sequence[StartCursor] | None, window: Window
-) -> list[StartCursor]:
-    if start_after is None:
-        return []
-    cursors = [start_after] if isinstance(start_after, StartCursor) else list(start_after)
-    for cursor in cursors:
-        if not isinstance(cursor, StartCursor):
-            raise DailyConfigError(f"start_after must hold StartCursor objects, got {type(cursor).__name__}")
-        if cursor.created_at < window.end:
-            raise DailyConfigError(
-                f"start cursor {cursor.id} has createdAt {cursor.created_at.isoformat()}, before the end of "
-                f"the window {window}: records tied with it could be skipped. Pass only cursors at or after "
-                "the window's end (anchors.choose_anchors picks them)."
-            )
-    return cursors
+class _Retry(NamedTuple):
+    """An attempt that failed in a way a later attempt may fix: what happened, and Retry-After if sent."""
+
+    fault: str
+    retry_after: float | None = None
 
 
 def _parse_domain(body: Any) -> str:
@@ -510,32 +430,3 @@ def _parse_domain(body: Any) -> str:
             "expected Daily's domain configuration, a JSON object with a string 'domain_id'"
         )
     return domain_id
-
-
-def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
-    """Return Daily's ``error`` type and ``info`` text, or a snippet of a body that is not Daily's JSON."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        text = response.content[:200].decode("utf-8", errors="replace").strip()
-        return None, text or None
-    if not isinstance(body, dict):
-        return None, _snippet(response.content)
-    error, info = body.get("error"), body.get("info")
-    return (
-        error if isinstance(error, str) else None,
-        info if isinstance(info, str) else (None if info is None else str(info)),
-    )
-
-
-def _describe_status(response: requests.Response) -> str:
-    error, info = _error_fields(response)
-    text = str(response.status_code) + (f" {error}" if error else "")
-    return text + (f': "{info}"' if info else "")
-
-
-def _snippet(content: bytes, limit: int = 60) -> str:
-    if not content:
-        return "nothing (empty body)"
-    text = content[:limit].decode("utf-8", errors="replace")
-    return repr(text) + ("..." if len(content) > limit else "")

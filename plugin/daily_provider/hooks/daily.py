@@ -15,30 +15,29 @@ from typing import Any
 from daily_provider.compat import AirflowNotFoundException, BaseHook, mask_secret
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.client import DailyClient, PageInfo, WalkStats
-from daily_provider.hooks.settings import HookSettings, base_url_from_connection
+from daily_provider.hooks.settings import ClientOptions, HookSettings, base_url_from_connection
 
-__all__ = ["DailyHook", "PageInfo", "WalkStats"]
+__all__ = ["ClientOptions", "DailyHook", "PageInfo", "WalkStats"]
 
 
 class DailyHook(DailyClient, BaseHook):
     """Talk to Daily's REST API: connection -> session, rate limit, retries, and the logs page walk.
 
-    Nothing is looked up and nothing is sent until a method needs it. Settings come from the argument,
+    Nothing is looked up and nothing is sent until a method needs it. Settings come from the options,
     then the connection's extras, then the defaults; with ``api_key`` given, no connection is used.
     The methods (``iter_logs``, ``test_connection``, ``redaction_secret``, ``get_conn``) are
     :class:`DailyClient`'s.
 
+    ``DailyHook("daily_default", requests_per_second=20, timeout=60)`` and
+    ``DailyHook(options=ClientOptions(requests_per_second=20, timeout=60))`` are the same hook.
+
     :param daily_conn_id: Airflow connection (type ``daily``): password = API key, host = base URL.
     :param api_key: use this key and skip the connection (the CLI's path, outside Airflow).
-    :param base_url: API base URL; default ``https://api.daily.co/v1`` (a host without scheme means https).
-    :param requests_per_second: client-side rate limit shared by all requests of this hook (default 2).
-    :param max_retries: retries for 429, 5xx, timeouts, dropped connections, malformed pages (default 6).
-    :param timeout: read timeout per request in seconds (default 30; connect timeout 10).
-    :param backoff_base: first backoff ceiling in seconds, doubled per retry, with full jitter (default 1).
-    :param backoff_max: backoff cap in seconds (default 60); ``Retry-After`` is honoured up to 300 s.
-    :param page_limit: records per page to ask for (Daily caps it; default 100).
-    :param allow_insecure_http: allow a plain ``http://`` base URL that is not on loopback.
+    :param options: a :class:`ClientOptions`: base URL, rate limit, retries, timeouts, backoff, page size.
     :param sleep: how to wait (tests pass a recorder).
+    :param overrides: any :class:`ClientOptions` field by name (``base_url``, ``requests_per_second``,
+        ``max_retries``, ``timeout``, ``backoff_base``, ``backoff_max``, ``page_limit``,
+        ``allow_insecure_http``); wins over the same field of ``options``. An unknown name is a TypeError.
     """
 
     conn_name_attr = "daily_conn_id"
@@ -51,30 +50,12 @@ class DailyHook(DailyClient, BaseHook):
         daily_conn_id: str = default_conn_name,
         *,
         api_key: str | None = None,
-        base_url: str | None = None,
-        requests_per_second: float | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        backoff_base: float | None = None,
-        backoff_max: float | None = None,
-        page_limit: int = 100,
-        allow_insecure_http: bool | None = None,
+        options: ClientOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        **overrides: Any,
     ) -> None:
         BaseHook.__init__(self)
-        DailyClient.__init__(
-            self,
-            api_key=api_key,
-            base_url=base_url,
-            requests_per_second=requests_per_second,
-            max_retries=max_retries,
-            timeout=timeout,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            page_limit=page_limit,
-            allow_insecure_http=allow_insecure_http,
-            sleep=sleep,
-        )
+        DailyClient.__init__(self, api_key=api_key, options=options, sleep=sleep, **overrides)
         self.daily_conn_id = daily_conn_id
 
     def __repr__(self) -> str:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from datetime import datetime
 
-from daily_provider.exceptions import DailyAPIError, DailyPaginationError
-from daily_provider.hooks.retry import MalformedResponse
+from daily_provider.exceptions import DailyAPIError, DailyConfigError, DailyPaginationError
+from daily_provider.hooks.pages import LogEntry
+from daily_provider.hooks.walk_report import WalkStats, entry_list, progress_text, ts, warn_if_uncovered
 from daily_provider.window import Window
 
 STRIPE = "stripe"
@@ -38,28 +38,6 @@ _AUTH_ERRORS = frozenset({"authentication-error", "authorization-header-error", 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class WalkStats:
-    """Counters filled in while walking; the operator logs and audits them."""
-
-    requests: int = 0
-    pages: int = 0
-    retries: int = 0
-    records_seen: int = 0
-    records_yielded: int = 0
-    duplicates_skipped: int = 0
-    convention: str | None = None
-    oldest_seen: datetime | None = None
-    newest_seen: datetime | None = None
-    rate_limited: int = 0
-    waited_seconds: float = 0.0
-    started_after: str | None = None  # the id of the start cursor the walk used, None from the head
-    cursors_rejected: int = 0  # start cursors the API refused before one worked (or the head was used)
-    # True once Daily had no older record to give (an empty page) before the walk passed its start:
-    # the records older than ``oldest_seen`` are gone (retention) or never were.
-    reached_end: bool = False
-
-
 @dataclass(frozen=True)
 class PageInfo:
     """One accepted page, as passed to ``on_page`` (enough to store a cursor anchor).
@@ -74,19 +52,11 @@ class PageInfo:
     last_created_at: datetime
     records: int
     convention: str | None
-    entries: tuple[Entry, ...] = ()
-
-
-class Entry(NamedTuple):
-    """A validated record of a page: its id and event time next to the raw dict Daily sent."""
-
-    id: str
-    created_at: datetime
-    record: dict[str, Any]
+    entries: tuple[LogEntry, ...] = ()
 
 
 # (cursor parameter, cursor id) -> validated page; (None, None) asks for the newest page.
-Fetch = Callable[[str | None, str | None], list[Entry]]
+Fetch = Callable[[str | None, str | None], list[LogEntry]]
 
 
 @dataclass(frozen=True)
@@ -113,7 +83,7 @@ class CursorRejected(Exception):
     """
 
     def __init__(self, cursor: StartCursor, reason: str) -> None:
-        super().__init__(f"start cursor {cursor.id} (createdAt {_ts(cursor.created_at)}): {reason}")
+        super().__init__(f"start cursor {cursor.id} (createdAt {ts(cursor.created_at)}): {reason}")
         self.cursor = cursor
         self.reason = reason
 
@@ -126,66 +96,10 @@ def refuses_cursor(error: DailyAPIError) -> bool:
     return error.status in _CURSOR_REFUSED_STATUSES and error.error not in _AUTH_ERRORS
 
 
-def parse_created_at(value: object) -> datetime | None:
-    """Parse Daily's ``createdAt`` (ISO-8601, UTC, milliseconds) into an aware UTC datetime, or None.
-
-    A timestamp without an offset is read as UTC, which is what Daily documents for this field.
-    """
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def parse_page(body: Any) -> list[Entry]:
-    """Check that a decoded body is a page of log records and return its entries.
-
-    A page is a JSON array of records (the docs' example) or an object whose ``data`` is one
-    (Daily's usual list shape, ``{"total_count": N, "data": [...]}``; other keys are ignored).
-    Raises MalformedResponse (a transport fault, retried) for anything else, or for an item that
-    is not an object with a string ``id`` and a parseable ``createdAt``; an empty list is a valid,
-    empty page.
-    """
-    if isinstance(body, dict) and "data" in body:
-        if not isinstance(body["data"], list):
-            raise MalformedResponse(
-                f"expected 'data' to be a JSON array of log records, got a JSON {_json_type(body['data'])}"
-            )
-        body = body["data"]
-    elif not isinstance(body, list):
-        keys = f" with keys {_short(sorted(body)[:8])}" if isinstance(body, dict) else ""
-        raise MalformedResponse(
-            "expected a JSON array of log records or an object whose 'data' is one, "
-            f"got a JSON {_json_type(body)}{keys}"
-        )
-    entries = []
-    for position, item in enumerate(body):
-        if not isinstance(item, dict):
-            raise MalformedResponse(
-                f"item {position} of the page is a JSON {_json_type(item)}, not an object"
-            )
-        record_id = item.get("id")
-        if not isinstance(record_id, str) or not record_id:
-            raise MalformedResponse(f"item {position} of the page has no string 'id' ({_short(record_id)})")
-        created_at = parse_created_at(item.get("createdAt"))
-        if created_at is None:
-            raise MalformedResponse(
-                f"record {record_id} has createdAt={_short(item.get('createdAt'))}, not an ISO-8601 timestamp"
-            )
-        entries.append(Entry(record_id, created_at, item))
-    return entries
-
-
 class CursorWalk:
     """Walk pages from the newest record back past ``window.start``; iterate to get in-window entries.
 
-    Each record comes as an :class:`Entry`: its id and its parsed ``createdAt`` beside the raw dict,
+    Each record comes as a :class:`LogEntry`: its id and its parsed ``createdAt`` beside the raw dict,
     so nothing after the walk parses ``createdAt`` again to place it.
 
     :param fetch: returns one validated page for a cursor (see ``Fetch``).
@@ -220,7 +134,7 @@ class CursorWalk:
             if start_after.created_at < window.end:
                 # Records tied with the cursor but before it in the API's order would be skipped.
                 raise ValueError(
-                    f"start cursor {start_after.id} has createdAt {_ts(start_after.created_at)}, inside the "
+                    f"start cursor {start_after.id} has createdAt {ts(start_after.created_at)}, inside the "
                     f"window {window}; a start cursor must be at or after the window's end"
                 )
         self._start_after = start_after
@@ -239,9 +153,9 @@ class CursorWalk:
         self._frontier_time: datetime | None = None
         self._frontier_ids: set[str] = set()
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[LogEntry]:
         self._started = self._clock()
-        cursor: Entry | None = None
+        cursor: LogEntry | None = None
         if self._start_after is None:
             page = self._fetch(None, None)
         else:
@@ -262,13 +176,13 @@ class CursorWalk:
             yield from self._accept(page, cursor=cursor)
         self._finish(ran_out=False)
 
-    def _first_after(self, start: StartCursor) -> tuple[Entry, list[Entry]]:
+    def _first_after(self, start: StartCursor) -> tuple[LogEntry, list[LogEntry]]:
         """Fetch the first page older than the start cursor, or raise CursorRejected.
 
         Runs before anything is yielded. The cursor joins the dedupe frontier, so a page that
         repeats it is handled like any cursor replay.
         """
-        cursor = Entry(start.id, start.created_at, {})
+        cursor = LogEntry(start.id, start.created_at, {})
         self._convention = start.convention
         self._stats.convention = start.convention
         self._frontier_time, self._frontier_ids = cursor.created_at, {cursor.id}
@@ -291,19 +205,19 @@ class CursorWalk:
         if newer:
             # The API reads the cursor in another direction than the stored convention says.
             raise CursorRejected(
-                start, f"Daily answered {param}={start.id} with records newer than it ({_list(newer)})"
+                start, f"Daily answered {param}={start.id} with records newer than it ({entry_list(newer)})"
             )
         self._stats.started_after = start.id
         self._log.info(
             "Daily logs walk (%s) starts after record %s (createdAt %s) with %s=, not at the newest record",
             self._describe,
             start.id,
-            _ts(start.created_at),
+            ts(start.created_at),
             param,
         )
         return cursor, page
 
-    def _detect(self, cursor: Entry) -> list[Entry]:
+    def _detect(self, cursor: LogEntry) -> list[LogEntry]:
         """Find which parameter walks older; return the first older page (empty at the end of data)."""
         probe = self._fetch_after("starting_after", cursor)
         direction = self._direction(probe, cursor, "starting_after")
@@ -323,7 +237,7 @@ class CursorWalk:
             self._set_convention(STRIPE)
         return []
 
-    def _fetch_after(self, param: str, cursor: Entry) -> list[Entry]:
+    def _fetch_after(self, param: str, cursor: LogEntry) -> list[LogEntry]:
         """Fetch the page for a cursor, asking again while it holds nothing but the cursor record.
 
         A page that is only the cursor itself is what a replaying cache or a one-off duplicate looks
@@ -343,14 +257,14 @@ class CursorWalk:
             page = self._fetch(param, cursor.id)
         return page
 
-    def _direction(self, page: list[Entry], cursor: Entry, param: str) -> str:
+    def _direction(self, page: list[LogEntry], cursor: LogEntry, param: str) -> str:
         """Classify a probe page as ``older``, ``newer`` (or only already seen) or ``empty``."""
         newer = [e for e in page if e.created_at > cursor.created_at]
         fresh_older = [e for e in page if e.created_at <= cursor.created_at and not self._seen(e)]
         if newer and fresh_older:
             raise DailyPaginationError(
-                f"Daily's page for {param}={cursor.id} (cursor createdAt {_ts(cursor.created_at)}) mixes "
-                f"records newer than the cursor ({_list(newer)}) with unseen older ones ({_list(fresh_older)}), "
+                f"Daily's page for {param}={cursor.id} (cursor createdAt {ts(cursor.created_at)}) mixes "
+                f"records newer than the cursor ({entry_list(newer)}) with unseen older ones ({entry_list(fresh_older)}), "
                 f"so neither cursor reading holds ({self._describe}). Expected one direction per page; re-run "
                 "the task, and if it repeats report it: the API's paging may have changed."
             )
@@ -358,14 +272,14 @@ class CursorWalk:
             return "older"
         return "newer" if page else "empty"
 
-    def _accept(self, page: list[Entry], cursor: Entry | None) -> Iterator[Entry]:
+    def _accept(self, page: list[LogEntry], cursor: LogEntry | None) -> Iterator[LogEntry]:
         self._check_order(page, cursor)
         if cursor is not None:
             self._check_against_cursor(page, cursor)
         fresh = self._take_fresh(page)
         if cursor is not None and not fresh:
             raise DailyPaginationError(
-                f"Daily returned a page of only already-seen records ({_list(page)}) for "
+                f"Daily returned a page of only already-seen records ({entry_list(page)}) for "
                 f"{self._cursor_text(cursor)}, {self._convention_text()} ({self._describe}). Expected older "
                 "records or an empty page; stopping instead of looping. Re-run the task, and if it repeats "
                 "report it: the API's paging may have changed."
@@ -392,31 +306,31 @@ class CursorWalk:
         if self._stats.pages % self._progress_every == 0:
             self._log.info("Daily logs walk progress (%s): %s", self._describe, self._progress())
 
-    def _check_order(self, page: list[Entry], cursor: Entry | None) -> None:
+    def _check_order(self, page: list[LogEntry], cursor: LogEntry | None) -> None:
         for newer, older in itertools.pairwise(page):
             if older.created_at > newer.created_at:
                 where = "the newest page" if cursor is None else self._cursor_text(cursor)
                 raise DailyPaginationError(
-                    f"Daily's page for {where} is not newest first: {newer.id} at {_ts(newer.created_at)} is "
-                    f"followed by {older.id} at {_ts(older.created_at)} ({self._convention_text()}, "
+                    f"Daily's page for {where} is not newest first: {newer.id} at {ts(newer.created_at)} is "
+                    f"followed by {older.id} at {ts(older.created_at)} ({self._convention_text()}, "
                     f"{self._describe}). Expected non-increasing createdAt within a page; re-run the task, "
                     "and if it repeats report it."
                 )
 
-    def _check_against_cursor(self, page: list[Entry], cursor: Entry) -> None:
+    def _check_against_cursor(self, page: list[LogEntry], cursor: LogEntry) -> None:
         newer = [e for e in page if e.created_at > cursor.created_at]
         if newer:
             raise DailyPaginationError(
-                f"Daily returned records newer than the cursor for {self._cursor_text(cursor)}: {_list(newer)} "
+                f"Daily returned records newer than the cursor for {self._cursor_text(cursor)}: {entry_list(newer)} "
                 f"({self._convention_text()}, {self._describe}). Expected every record after the cursor to be "
                 "at or older than it; re-run the task, and if it repeats report it: the API's paging may "
                 "have changed."
             )
 
-    def _seen(self, entry: Entry) -> bool:
+    def _seen(self, entry: LogEntry) -> bool:
         return entry.created_at == self._frontier_time and entry.id in self._frontier_ids
 
-    def _take_fresh(self, page: list[Entry]) -> list[Entry]:
+    def _take_fresh(self, page: list[LogEntry]) -> list[LogEntry]:
         """Drop records already seen, remember the rest, and count both."""
         stats = self._stats
         fresh = []
@@ -449,49 +363,17 @@ class CursorWalk:
     def _finish(self, *, ran_out: bool) -> None:
         stats = self._stats
         stats.reached_end = ran_out
-        if ran_out and (stats.oldest_seen is None or stats.oldest_seen > self._window.start):
-            if stats.oldest_seen is None:
-                self._log.warning(
-                    "Daily returned no records at all (%s); if records are expected, check the source, "
-                    "the url filter and the key's domain. Nothing of the window is covered.",
-                    self._describe,
-                )
-            else:
-                self._log.warning(
-                    "Daily returned nothing older than %s, which is after the window start %s (%s): "
-                    "Daily no longer keeps what is older (retention), so only the part from %s on is "
-                    "covered and rows older than that are kept as they are.",
-                    _ts(stats.oldest_seen),
-                    _ts(self._window.start),
-                    self._describe,
-                    _ts(stats.oldest_seen),
-                )
+        if ran_out:
+            warn_if_uncovered(self._log, stats, self._window, self._describe)
         self._log.info("Daily logs walk done (%s): %s", self._describe, self._progress(final=True))
 
     def _progress(self, *, final: bool = False) -> str:
-        stats = self._stats
-        elapsed = max(self._clock() - self._started, 1e-9)
-        text = (
-            f"{stats.pages} pages, {stats.records_seen} records seen, {stats.records_yielded} in window, "
-            f"{stats.requests} requests, {stats.retries} retries, {stats.records_seen / elapsed:.1f} records/s"
-        )
-        if final:
-            span = (
-                f"{_ts(stats.oldest_seen)} .. {_ts(stats.newest_seen)}"
-                if stats.oldest_seen and stats.newest_seen
-                else "none"
-            )
-            start = f"after record {stats.started_after}" if stats.started_after else "at the newest record"
-            text += (
-                f", {stats.duplicates_skipped} duplicates skipped, {stats.rate_limited} rate-limited, "
-                f"{stats.waited_seconds:.1f} s waited, convention {self._convention or 'not needed'}, "
-                f"started {start}, records seen span {span}, {elapsed:.1f} s"
-            )
-        return text
+        elapsed = self._clock() - self._started
+        return progress_text(self._stats, elapsed, convention=self._convention, final=final)
 
-    def _cursor_text(self, cursor: Entry) -> str:
+    def _cursor_text(self, cursor: LogEntry) -> str:
         param = OLDER_PARAM[self._convention] if self._convention else "cursor"
-        return f"{param}={cursor.id} (cursor createdAt {_ts(cursor.created_at)})"
+        return f"{param}={cursor.id} (cursor createdAt {ts(cursor.created_at)})"
 
     def _convention_text(self) -> str:
         convention = self._convention
@@ -500,25 +382,53 @@ class CursorWalk:
         return f"convention {convention} ({OLDER_PARAM[convention]} walks older)"
 
 
-def _ts(moment: datetime | None) -> str:
-    if moment is None:
-        return "none"
-    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+def checked_cursors(
+    start_after: StartCursor | Sequence[StartCursor] | None, window: Window
+) -> list[StartCursor]:
+    """The start cursors as a list, each checked to be at or after the window's end (DailyConfigError)."""
+    if start_after is None:
+        return []
+    cursors = [start_after] if isinstance(start_after, StartCursor) else list(start_after)
+    for cursor in cursors:
+        if not isinstance(cursor, StartCursor):
+            raise DailyConfigError(f"start_after must hold StartCursor objects, got {type(cursor).__name__}")
+        if cursor.created_at < window.end:
+            raise DailyConfigError(
+                f"start cursor {cursor.id} has createdAt {cursor.created_at.isoformat()}, before the end of "
+                f"the window {window}: records tied with it could be skipped. Pass only cursors at or after "
+                "the window's end (anchors.choose_anchors picks them)."
+            )
+    return cursors
 
 
-def _list(entries: list[Entry], limit: int = 5) -> str:
-    shown = ", ".join(f"{e.id} at {_ts(e.created_at)}" for e in entries[:limit])
-    more = len(entries) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+def walk_from_cursors(
+    cursors: list[StartCursor],
+    walk: Callable[[StartCursor | None], CursorWalk],
+    stats: WalkStats,
+    describe: str,
+    on_rejected: Callable[[StartCursor, str], None] | None,
+) -> Iterator[LogEntry]:
+    """Walk from the first of ``cursors`` the API accepts, else from the newest record.
 
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), "number")
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    A refused cursor is counted, logged as a WARNING and passed to ``on_rejected`` (e.g. to drop the
+    stored anchor). CursorRejected comes before any record is yielded, so nothing is lost or repeated.
+    """
+    for cursor in cursors:
+        try:
+            # CursorRejected comes from the first page, before any record: nothing to undo.
+            yield from walk(cursor)
+            return
+        except CursorRejected as rejected:
+            stats.cursors_rejected += 1
+            log.warning(
+                "Daily refused cursor anchor %s (createdAt %s) for %s: %s. No record was lost: "
+                "starting %s instead; the anchor will be dropped.",
+                cursor.id,
+                cursor.created_at.isoformat(),
+                describe,
+                rejected.reason,
+                "from the next anchor" if cursor is not cursors[-1] else "at the newest record",
+            )
+            if on_rejected is not None:
+                on_rejected(cursor, rejected.reason)
+    yield from walk(None)

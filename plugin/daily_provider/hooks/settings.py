@@ -1,7 +1,7 @@
-"""Resolve and validate the hook's settings: argument, then connection extra, then default.
+"""Resolve and validate the hook's settings: option, then connection extra, then default.
 
-Pure: the hook hands in what it was given and what the connection holds; every bad value becomes a
-DailyConfigError here, before any request. Messages never repeat the API key.
+Pure: the hook hands in the :class:`ClientOptions` it was given and what the connection holds; every
+bad value becomes a DailyConfigError here, before any request. Messages never repeat the API key.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +24,50 @@ DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_BACKOFF_BASE = 1.0
 DEFAULT_BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 300.0
+DEFAULT_PAGE_LIMIT = 100
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """What a caller may set on a :class:`DailyClient` or ``DailyHook``: the one list of the options.
+
+    Each ``None`` means "not set here": the connection's extra applies (for ``requests_per_second``,
+    ``max_retries``, ``timeout`` and ``allow_insecure_http``), then the default. Nothing is checked
+    when the object is built; :func:`resolve_settings` validates, before the first request.
+
+    :param base_url: API base URL; default ``https://api.daily.co/v1`` (a host without scheme means
+        https). Wins over the connection's host.
+    :param requests_per_second: client-side rate limit shared by all requests of a client (default 2).
+    :param max_retries: retries for 429, 5xx, timeouts, dropped connections, malformed pages (default 6).
+    :param timeout: read timeout per request in seconds (default 30; connect timeout 10).
+    :param backoff_base: first backoff ceiling in seconds, doubled per retry, with full jitter (default 1).
+    :param backoff_max: backoff cap in seconds (default 60); ``Retry-After`` is honoured up to 300 s.
+    :param page_limit: records per page to ask for (Daily caps it; default 100).
+    :param allow_insecure_http: allow a plain ``http://`` base URL that is not on loopback.
+    """
+
+    base_url: str | None = None
+    requests_per_second: float | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    backoff_base: float | None = None
+    backoff_max: float | None = None
+    page_limit: int | None = None
+    allow_insecure_http: bool | None = None
+
+    @classmethod
+    def merged(cls, options: ClientOptions | None, overrides: Mapping[str, Any]) -> ClientOptions:
+        """``options`` (or none) with the keyword ``overrides`` on top; an unknown name is a TypeError."""
+        names = [option.name for option in fields(cls)]
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise TypeError(
+                f"unknown Daily client option(s) {', '.join(unknown)}; the options are {', '.join(names)}"
+            )
+        return replace(options or cls(), **overrides)
 
 
 @dataclass(frozen=True)
@@ -42,7 +83,7 @@ class HookSettings:
     backoff_base: float = DEFAULT_BACKOFF_BASE
     backoff_max: float = DEFAULT_BACKOFF_MAX
     retry_after_max: float = RETRY_AFTER_MAX
-    page_limit: int = 100
+    page_limit: int = DEFAULT_PAGE_LIMIT
     allow_insecure_http: bool = False
     redaction_secret: str | None = field(default=None, repr=False)
     settle_seconds: float | None = None  # the connection's settle_seconds extra; None: not set
@@ -52,66 +93,59 @@ def resolve_settings(
     *,
     source: str,
     api_key: str | None,
-    base_url: str | None,
-    requests_per_second: float | None = None,
-    max_retries: int | None = None,
-    timeout: float | None = None,
-    backoff_base: float | None = None,
-    backoff_max: float | None = None,
-    page_limit: int = 100,
-    allow_insecure_http: bool | None = None,
+    options: ClientOptions = ClientOptions(),
+    host: str | None = None,
     extras: Mapping[str, Any] | None = None,
 ) -> HookSettings:
-    """Merge arguments over connection extras over defaults and validate the result.
+    """Merge options over connection extras over defaults and validate the result.
 
     :param source: where the key came from, for messages (e.g. ``connection 'daily_default'``).
     :param api_key: the key from the argument or the connection password.
-    :param base_url: the base URL from the argument or the connection host (None: Daily's).
+    :param options: what the caller set (``None`` fields fall back to the connection, then the default).
+    :param host: the connection's base URL, used when ``options.base_url`` is not set (None: Daily's).
     :param extras: the connection's extras (empty when no connection was looked up).
     """
     extras = extras or {}
-
-    def pick(name: str, argument: Any, default: Any) -> Any:
-        # `is not None`, not `or`: an explicit 0 or False is a choice, not a gap.
-        if argument is not None:
-            return argument
-        value = extras.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return default
-        return value
-
-    rps = _number(
-        "requests_per_second",
-        pick("requests_per_second", requests_per_second, DEFAULT_REQUESTS_PER_SECOND),
-        minimum=0.0,
-        strict=True,
+    rps = _pick("requests_per_second", options.requests_per_second, extras, DEFAULT_REQUESTS_PER_SECOND)
+    retries = _pick("max_retries", options.max_retries, extras, DEFAULT_MAX_RETRIES)
+    timeout = _pick("timeout", options.timeout, extras, DEFAULT_READ_TIMEOUT)
+    insecure = _boolean(
+        "allow_insecure_http", _pick("allow_insecure_http", options.allow_insecure_http, extras, False)
     )
-    retries = _integer("max_retries", pick("max_retries", max_retries, DEFAULT_MAX_RETRIES), minimum=0)
-    read_timeout = _number(
-        "timeout", pick("timeout", timeout, DEFAULT_READ_TIMEOUT), minimum=0.0, strict=True
-    )
+    read_timeout = _number("timeout", timeout, minimum=0.0, strict=True)
     if math.isinf(read_timeout):
         raise DailyConfigError("timeout must be a finite number of seconds; the default is 30")
-    base = _number(
-        "backoff_base", DEFAULT_BACKOFF_BASE if backoff_base is None else backoff_base, minimum=0.0
-    )
-    cap = _number("backoff_max", DEFAULT_BACKOFF_MAX if backoff_max is None else backoff_max, minimum=0.0)
-    insecure = _boolean("allow_insecure_http", pick("allow_insecure_http", allow_insecure_http, False))
-    limit = _integer("page_limit", page_limit, minimum=1)
+    base_url = options.base_url if options.base_url is not None else host
     return HookSettings(
         api_key=validate_api_key(api_key, source=source),
         base_url=normalize_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http=insecure),
-        requests_per_second=rps,
-        max_retries=retries,
+        requests_per_second=_number("requests_per_second", rps, minimum=0.0, strict=True),
+        max_retries=_integer("max_retries", retries, minimum=0),
         connect_timeout=min(DEFAULT_CONNECT_TIMEOUT, read_timeout),
         read_timeout=read_timeout,
-        backoff_base=base,
-        backoff_max=cap,
-        page_limit=limit,
+        backoff_base=_number("backoff_base", _or(options.backoff_base, DEFAULT_BACKOFF_BASE), minimum=0.0),
+        backoff_max=_number("backoff_max", _or(options.backoff_max, DEFAULT_BACKOFF_MAX), minimum=0.0),
+        page_limit=_integer("page_limit", _or(options.page_limit, DEFAULT_PAGE_LIMIT), minimum=1),
         allow_insecure_http=insecure,
         redaction_secret=_optional_secret(extras.get("redaction_secret")),
         settle_seconds=_optional_number("settle_seconds", extras.get("settle_seconds"), minimum=0.0),
     )
+
+
+def _pick(name: str, argument: Any, extras: Mapping[str, Any], default: Any) -> Any:
+    """The argument, else the connection's extra, else the default."""
+    # `is not None`, not `or`: an explicit 0 or False is a choice, not a gap.
+    if argument is not None:
+        return argument
+    value = extras.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return value
+
+
+def _or(argument: Any, default: Any) -> Any:
+    """The argument unless it is None (an option no connection extra sets)."""
+    return default if argument is None else argument
 
 
 def validate_api_key(api_key: str | None, *, source: str) -> str:

@@ -42,7 +42,18 @@ def _optional_float(text: str) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the simulator's options (data, server, one flag per fault switch) to ``parser``."""
-    data = parser.add_argument_group("data")
+    _add_data_arguments(parser.add_argument_group("data"))
+    server = parser.add_argument_group("server")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind; keep it on loopback")
+    server.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
+    server.add_argument("--ready-file", type=Path, help="write the base URL to this file once listening")
+    faults = parser.add_argument_group("faults (all off by default)")
+    _add_fault_numbers(faults)
+    _add_fault_switches(faults)
+
+
+def _add_data_arguments(data: argparse._ArgumentGroup) -> None:
+    """What the simulator serves: the seeded timeline, the cursor convention, the page shape, the key."""
     data.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the generated records")
     data.add_argument("--start", default=_DEFAULTS.start, help="timeline start, a UTC midnight in ISO-8601")
     data.add_argument("--days", type=int, default=_DEFAULTS.days, help="timeline length in days")
@@ -69,13 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--api-key", default=_DEFAULTS.api_key, help="the (fake) API key clients must send")
 
-    server = parser.add_argument_group("server")
-    server.add_argument("--host", default="127.0.0.1", help="address to bind; keep it on loopback")
-    server.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
-    server.add_argument("--ready-file", type=Path, help="write the base URL to this file once listening")
 
+def _add_fault_numbers(faults: argparse._ArgumentGroup) -> None:
+    """The fault seed, the limit cap, and the switches that are a probability or a duration."""
     f = _FAULT_DEFAULTS
-    faults = parser.add_argument_group("faults (all off by default)")
     faults.add_argument("--fault-seed", type=int, default=f.seed, help="seed of the fault decisions")
     faults.add_argument("--max-limit", type=int, default=f.max_limit, help="cap on limit, applied silently")
     for flag, default, text in (
@@ -88,10 +96,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--empty-rate", f.empty_rate, "probability of a 200 with an empty body"),
         ("--duplicate-rate", f.duplicate_rate, "probability a cursor page repeats the cursor record"),
         ("--retry-after-seconds", f.retry_after_seconds, "Retry-After value sent with an injected 429"),
-        ("--latency-ms", f.latency_ms, "added to every logs response"),
+        (
+            "--latency-ms",
+            f.latency_ms,
+            "time from a logs request's arrival to its answer; the simulator's own work counts inside it",
+        ),
         ("--stall-seconds", f.stall_seconds, "length of a stall"),
     ):
         faults.add_argument(flag, type=float, default=default, help=text)
+
+
+def _add_fault_switches(faults: argparse._ArgumentGroup) -> None:
+    """The fault switches that are a count, a choice or a list: bursts, limits, failures after N, ids."""
+    f = _FAULT_DEFAULTS
     faults.add_argument(
         "--burst-429", type=int, default=f.burst_429, help="the next N logs requests answer 429"
     )

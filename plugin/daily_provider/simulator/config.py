@@ -51,13 +51,15 @@ def _is_number(value: object) -> bool:
 class FaultConfig:
     """Fault switches, all off by default. Decisions are a function of ``seed`` and the request number.
 
-    ``server_error_statuses`` are the statuses an injected 5xx picks from; ``burst_429`` 429s start
-    after ``burst_429_after`` requests (mid-walk bursts); every request after ``stall_after`` stalls
-    for ``stall_seconds`` (holds a client inside a request until it gives up or is killed);
-    ``echo_key_in_errors`` makes error answers repeat the Authorization header they got, as a
-    careless proxy would (the client must keep it out of its messages). ``retention_before`` (an
-    ISO-8601 UTC time) plays Daily's retention: records older than it are gone, and so are their
-    ids as cursors (400 unknown log id), while ``/_sim/truth`` still reports every record.
+    ``latency_ms`` is the time from a request's arrival to its answer, as a client of Daily measures
+    it: the simulator's own work on the page counts inside it, not on top. ``server_error_statuses``
+    are the statuses an injected 5xx picks from; ``burst_429`` 429s start after ``burst_429_after``
+    requests (mid-walk bursts); every request after ``stall_after`` stalls for ``stall_seconds``
+    (holds a client inside a request until it gives up or is killed); ``echo_key_in_errors`` makes
+    error answers repeat the Authorization header they got, as a careless proxy would (the client
+    must keep it out of its messages). ``retention_before`` (an ISO-8601 UTC time) plays Daily's
+    retention: records older than it are gone, and so are their ids as cursors (400 unknown log
+    id), while ``/_sim/truth`` still reports every record.
     """
 
     seed: int = 0

@@ -3,12 +3,15 @@
 :class:`Simulator` answers ``GET /v1/logs/api`` the way DAILY_API.md describes (Bearer auth, ``limit``
 capped silently, both cursor conventions, ``source`` and ``url`` filters, newest first, as a bare
 JSON array or as Daily's usual list object per ``page_shape``), and ``GET /v1/`` with the key's domain,
-and injects the faults of its :class:`FaultConfig` (retention among them). It also answers the ``/_sim/*`` control
-endpoints (truth, stats, faults, reset, health), which are never counted and never faulted.
+and injects the faults of its :class:`FaultConfig` (retention among them). The ``/_sim/*`` control
+endpoints (truth, stats, faults, reset, health) are ``control.py``'s; they are never counted and never
+faulted.
 
 No I/O and no threads here: latency, stalls and dropped connections come back as instructions on the
-:class:`Response` (``delay``, ``drop``) for the HTTP server to carry out. A lock makes one Simulator
-safe to share between the server's handler threads.
+:class:`Response` (``delay``, ``drop``) for the HTTP server to carry out. Latency is the time from a
+request's arrival to its answer, as a client of Daily sees it: the simulator's own work on the page
+counts inside it, so ``delay`` is what is left of the latency once the page is built (plus a stall).
+A lock makes one Simulator safe to share between the server's handler threads.
 """
 
 from __future__ import annotations
@@ -18,23 +21,27 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
-from daily_provider.simulator.config import FaultConfig, SimulatorConfig, faults_from_mapping
+from daily_provider.simulator.config import FaultConfig, SimulatorConfig
+from daily_provider.simulator.control import answer_control
 from daily_provider.simulator.faults import FaultState, format_seconds
 from daily_provider.simulator.records import SOURCES, RecordFactory
-from daily_provider.simulator.timeline import format_ms, to_ms
+from daily_provider.simulator.responses import (
+    HTML_TYPE,
+    Response,
+    echo_authorization,
+    error_response,
+    json_response,
+)
+from daily_provider.simulator.timeline import Timeline, to_ms
 from daily_provider.window import parse_timestamp
 
 LOGS_PATH = "/v1/logs/api"
 DOMAIN_PATH = "/v1"  # GET /v1/: the key's domain configuration
 DEFAULT_LIMIT = 20
-JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
 _SERVER_ERROR_HTML = (
     "<html><head><title>{status} Server Error</title></head><body><h1>{status}</h1>"
     "<p>The server is temporarily unable to service your request.</p></body></html>"
@@ -42,44 +49,6 @@ _SERVER_ERROR_HTML = (
 _FAULTY_PAGE_HTML = (
     b"<!DOCTYPE html><html><head><title>Daily</title></head><body><p>Loading...</p></body></html>"
 )
-
-
-@dataclass
-class Response:
-    """What to answer. ``delay`` seconds pass before the answer; ``drop`` cuts the body and the connection."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": JSON_TYPE})
-    delay: float = 0.0
-    drop: bool = False
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-def _json(status: int, data: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(status, orjson.dumps(data), {"Content-Type": JSON_TYPE, **(headers or {})})
-
-
-def error_response(status: int, error: str, info: str, headers: Mapping[str, str] | None = None) -> Response:
-    """Daily's error shape: ``{"error": <stable type>, "info": <human text>}``."""
-    return _json(status, {"error": error, "info": info}, headers)
-
-
-def _echo_authorization(response: Response, authorization: str) -> Response:
-    """The same error, repeating the request's Authorization header in its text."""
-    echo = f" (request had Authorization: {authorization})"
-    try:
-        body = orjson.loads(response.body)
-    except orjson.JSONDecodeError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("info"), str):
-        body["info"] += echo
-        response.body = orjson.dumps(body)
-    else:
-        response.body += echo.encode()
-    return response
 
 
 class _BadRequest(Exception):
@@ -116,6 +85,10 @@ class Simulator:
         """Use ``faults`` from the next request on, with fresh counters (request number, burst, limiter)."""
         with self._lock:
             self._faults = FaultState(faults, self._clock)
+
+    def timeline(self, source: str) -> Timeline:
+        """The seeded timeline of ``source``'s records (ValueError for an unknown source)."""
+        return self._factory(source).timeline
 
     def count(self, source: str) -> int:
         """How many records exist now for ``source`` (the timeline plus head arrivals so far)."""
@@ -163,7 +136,7 @@ class Simulator:
     ) -> Response:
         """Answer one request. ``query`` maps each parameter to its values, as ``urllib.parse.parse_qs`` does."""
         if path.startswith("/_sim/"):
-            return self._control(method, path, query, body)
+            return answer_control(self, method, path, query, body)
         route = path.rstrip("/") or "/"
         if route not in (LOGS_PATH, DOMAIN_PATH):
             return error_response(
@@ -176,6 +149,7 @@ class Simulator:
         return self._serve(route, query, {key.lower(): value for key, value in headers.items()})
 
     def _serve(self, route: str, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> Response:
+        arrived = self._clock()
         with self._lock:
             self._requests += 1
             state = self._faults
@@ -185,12 +159,13 @@ class Simulator:
         else:
             response = self._answer_logs(state, request, query, headers)
         if state.config.echo_key_in_errors and response.status >= 400:
-            response = _echo_authorization(response, headers.get("authorization", ""))
-        latency = state.config.latency_ms / 1000.0
+            response = echo_authorization(response, headers.get("authorization", ""))
+        # Daily's latency includes the time it takes to build the answer: so does ours.
+        spent = self._clock() - arrived
+        response.delay += max(0.0, state.config.latency_ms / 1000.0 - spent)
         if state.stalls(request):
             self._count_fault("stall")
-            latency += state.config.stall_seconds
-        response.delay += latency
+            response.delay += state.config.stall_seconds
         with self._lock:
             self._by_status[str(response.status)] += 1
         return response
@@ -208,7 +183,7 @@ class Simulator:
             self._count_fault("5xx")
             return self._server_error(state, request)
         domain = self._factories["api"].domain
-        return _json(
+        return json_response(
             200,
             {
                 "domain_name": domain.name,
@@ -426,40 +401,3 @@ class Simulator:
             return self._factories[source]
         except KeyError:
             raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}") from None
-
-    # -- control endpoints -------------------------------------------------------------------
-    def _control(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> Response:
-        route = (method, path.rstrip("/"))
-        try:
-            if route == ("GET", "/_sim/health"):
-                return _json(200, {"status": "ok"})
-            if route == ("GET", "/_sim/stats"):
-                return _json(200, self.stats())
-            if route == ("POST", "/_sim/reset"):
-                self.reset_stats()
-                return _json(200, {"reset": True})
-            if route == ("GET", "/_sim/faults"):
-                return _json(200, self.faults.to_json())
-            if route == ("POST", "/_sim/faults"):
-                faults = faults_from_mapping(orjson.loads(body or b"{}"))
-                self.set_faults(faults)
-                return _json(200, faults.to_json())
-            if route == ("GET", "/_sim/truth"):
-                return self._truth_response(query)
-        except (ValueError, orjson.JSONDecodeError) as exc:
-            return error_response(400, "invalid-request-error", str(exc))
-        return error_response(
-            404,
-            "not-found",
-            f"no control route {method} {path}; use GET /_sim/health|stats|faults|truth, POST /_sim/reset|faults",
-        )
-
-    def _truth_response(self, query: Mapping[str, list[str]]) -> Response:
-        source = (query.get("source") or ["api"])[0]
-        factory = self._factory(source)
-        first = format_ms(factory.timeline.start_ms)
-        # Without an end, include every head arrival so far.
-        last = format_ms(factory.timeline.created_ms(self.count(source)) + 1)
-        start = (query.get("start") or [first])[0]
-        end = (query.get("end") or [last])[0]
-        return _json(200, self.truth(source, start, end))

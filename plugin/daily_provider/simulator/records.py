@@ -32,7 +32,7 @@ _GATEWAY_HTML = RawText(
 _DAILY_EGRESS_IPS = ("34.212.10.41", "52.33.118.7", "44.230.96.15")
 POOL_BITS = 12
 POOL_SLOTS = 1 << POOL_BITS  # distinct generated calls per source and day
-_POOL_CACHE = 16_384  # ~30 MB at most
+_POOL_CACHE = 16_384  # generated calls kept; bounds the pool's memory whatever the timeline's length
 _Body = tuple[str, str, int, str | None, str | None]  # method, url, status, request, response
 
 
@@ -75,8 +75,8 @@ def _odd_keys(rng: Rng) -> dict[str, Any]:
 class RecordFactory:
     """Builds the records of one source.
 
-    Generating a realistic body costs 30-60 us in Python, too slow to serve a 100-record page in
-    about a millisecond. So each day of the timeline has a pool of ``POOL_SLOTS`` generated calls (method,
+    Generating a realistic body takes many random draws and nested objects, too slow to do for
+    every record of every page. So each day of the timeline has a pool of ``POOL_SLOTS`` generated calls (method,
     url, status, bodies; built on first use and kept in a bounded cache), and a record picks its
     slot with its own seed. Per record stay distinct: id, createdAt, ip and the status spelling.
     Bodies still change day by day (new keys, changed types), and their inner timestamps fall on

@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from daily_provider.simulator.config import FaultConfig, SimulatorConfig
-from daily_provider.simulator.core import Simulator, error_response
+from daily_provider.simulator.core import Simulator
+from daily_provider.simulator.responses import error_response
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from tests.unit.hooks.fake_daily import API_KEY, LOGS_URL, LoopbackDaily, at, re
 
 from daily_provider.compat import BaseHook
 from daily_provider.exceptions import DailyConfigError, DailyTransportError
-from daily_provider.hooks.daily import DailyHook
+from daily_provider.hooks.daily import ClientOptions, DailyHook
 
 SIM_LOGS_URL = "http://127.0.0.1:8765/v1/logs/api"
 
@@ -48,6 +48,22 @@ def test_airflow_finds_the_hook_class_for_the_daily_conn_type(monkeypatch: pytes
     set_connection(monkeypatch, host="http://127.0.0.1:8765/v1", password=API_KEY)
     hook = BaseHook.get_hook("daily_default")
     assert isinstance(hook, DailyHook)
+
+
+def test_options_by_keyword_and_as_an_options_object_make_the_same_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_connection(monkeypatch, host="http://127.0.0.1:8765/v1", password=API_KEY, extra={"max_retries": 1})
+    by_keyword = DailyHook(daily_conn_id="daily_default", requests_per_second=20, timeout=7.5)
+    by_object = DailyHook("daily_default", options=ClientOptions(requests_per_second=20, timeout=7.5))
+    assert by_keyword.settings() == by_object.settings()
+    assert (by_keyword.settings().requests_per_second, by_keyword.settings().read_timeout) == (20, 7.5)
+    assert by_keyword.settings().max_retries == 1  # the connection's extra still fills what is not set
+
+
+def test_an_unknown_option_fails_when_the_hook_is_built() -> None:
+    with pytest.raises(TypeError, match="unknown Daily client option"):
+        DailyHook(request_per_second=20)
 
 
 def test_connection_extras_apply_and_arguments_override_them(

@@ -8,6 +8,7 @@ import pytest
 
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.settings import (
+    ClientOptions,
     base_url_from_connection,
     is_loopback_host,
     normalize_base_url,
@@ -17,10 +18,20 @@ from daily_provider.hooks.settings import (
 KEY = "sk_live_0123456789abcdef0123"
 
 
-def resolve(**kwargs: Any) -> Any:
-    options: dict[str, Any] = {"source": "connection 'daily_default'", "api_key": KEY, "base_url": None}
-    options.update(kwargs)
-    return resolve_settings(**options)
+def resolve(
+    *,
+    api_key: str | None = KEY,
+    host: str | None = None,
+    extras: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    return resolve_settings(
+        source="connection 'daily_default'",
+        api_key=api_key,
+        options=ClientOptions(**options),
+        host=host,
+        extras=extras,
+    )
 
 
 def test_defaults_match_the_documented_ones() -> None:
@@ -40,6 +51,23 @@ def test_argument_beats_extra_beats_default() -> None:
     assert (from_extras.requests_per_second, from_extras.max_retries, from_extras.read_timeout) == (5, 3, 12)
     from_args = resolve(extras=extras, requests_per_second=1.5, max_retries=9, timeout=40)
     assert (from_args.requests_per_second, from_args.max_retries, from_args.read_timeout) == (1.5, 9, 40)
+
+
+def test_a_base_url_option_beats_the_connection_host() -> None:
+    assert resolve(host="http://127.0.0.1:8765/v1").base_url == "http://127.0.0.1:8765/v1"
+    assert resolve(base_url="https://proxy.internal/v1", host="http://127.0.0.1:8765/v1").base_url == (
+        "https://proxy.internal/v1"
+    )
+
+
+def test_options_given_by_name_override_the_options_object() -> None:
+    merged = ClientOptions.merged(ClientOptions(max_retries=2, timeout=5.0), {"timeout": 9.0})
+    assert merged == ClientOptions(max_retries=2, timeout=9.0)
+
+
+def test_an_unknown_option_name_is_a_type_error_listing_the_options() -> None:
+    with pytest.raises(TypeError, match=r"requests_per_secnd; the options are base_url, requests_per_second"):
+        ClientOptions.merged(None, {"requests_per_secnd": 5})
 
 
 def test_explicit_zero_retries_and_false_are_respected_over_extras() -> None:

@@ -13,22 +13,16 @@ from hypothesis import strategies as st
 from tests.unit.hooks.fake_daily import FakeDaily, at, make_record, records_at
 
 from daily_provider.exceptions import DailyPaginationError
-from daily_provider.hooks.pagination import (
-    CursorWalk,
-    Entry,
-    PageInfo,
-    WalkStats,
-    parse_created_at,
-    parse_page,
-)
+from daily_provider.hooks.pages import LogEntry, parse_created_at, parse_page
+from daily_provider.hooks.pagination import CursorWalk, PageInfo, WalkStats
 from daily_provider.hooks.retry import MalformedResponse
 from daily_provider.window import Window
 
 CONVENTIONS = ["stripe", "literal"]
 
 
-def fetch_from(fake: FakeDaily, limit: int = 100) -> Callable[[str | None, str | None], list[Entry]]:
-    def fetch(param: str | None, cursor_id: str | None) -> list[Entry]:
+def fetch_from(fake: FakeDaily, limit: int = 100) -> Callable[[str | None, str | None], list[LogEntry]]:
+    def fetch(param: str | None, cursor_id: str | None) -> list[LogEntry]:
         params = {"limit": str(limit), "source": "api"}
         if param is not None and cursor_id is not None:
             params[param] = cursor_id
@@ -39,18 +33,20 @@ def fetch_from(fake: FakeDaily, limit: int = 100) -> Callable[[str | None, str |
     return fetch
 
 
-def scripted(pages: list[list[dict[str, Any]]]) -> tuple[Callable[..., list[Entry]], list[tuple[Any, Any]]]:
+def scripted(
+    pages: list[list[dict[str, Any]]],
+) -> tuple[Callable[..., list[LogEntry]], list[tuple[Any, Any]]]:
     """A fetch that answers with the given pages in order, recording the cursors it was asked for."""
     asked: list[tuple[Any, Any]] = []
 
-    def fetch(param: str | None, cursor_id: str | None) -> list[Entry]:
+    def fetch(param: str | None, cursor_id: str | None) -> list[LogEntry]:
         asked.append((param, cursor_id))
         return parse_page(pages[len(asked) - 1])
 
     return fetch, asked
 
 
-def walk(fetch: Callable[..., list[Entry]], start: datetime, end: datetime, **options: Any) -> list[str]:
+def walk(fetch: Callable[..., list[LogEntry]], start: datetime, end: datetime, **options: Any) -> list[str]:
     stats = options.pop("stats", WalkStats())
     return [
         entry.id for entry in CursorWalk(fetch, Window(start, end), stats=stats, describe="test", **options)

@@ -256,6 +256,32 @@ def test_server_side_rate_limit_answers_429_with_retry_after_until_tokens_refill
     assert get(sim).status == 429
 
 
+class SlowClock:
+    """A clock on which every reading is ``step`` seconds after the last: the simulator's work takes time."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_latency_is_counted_from_the_requests_arrival(small_config: Callable[..., SimulatorConfig]) -> None:
+    config = small_config(faults=FaultConfig(latency_ms=100))
+    # Building the page took no time: the whole latency is still to wait.
+    assert get(Simulator(config, clock=FakeClock())).delay == pytest.approx(0.1)
+    # Building the page took longer than the latency: nothing is added on top of it.
+    assert get(Simulator(config, clock=SlowClock(step=1.0))).delay == 0.0
+
+
+def test_a_stall_comes_on_top_of_the_latency(small_config: Callable[..., SimulatorConfig]) -> None:
+    config = small_config(faults=FaultConfig(latency_ms=100, stall_rate=1.0, stall_seconds=2.0))
+    assert get(Simulator(config, clock=FakeClock())).delay == pytest.approx(2.1)
+    assert get(Simulator(config, clock=SlowClock(step=1.0))).delay == pytest.approx(2.0)
+
+
 # -- Daily's list object, retention and the key's domain -------------------------------------------
 
 
