@@ -26,8 +26,7 @@ from daily_provider.anchors import (
 )
 from daily_provider.exceptions import DailyAPIError, DailyConfigError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.hooks.pages import LogEntry
-from daily_provider.hooks.pages import parse_page
+from daily_provider.hooks.pages import LogEntry, parse_page
 from daily_provider.hooks.pagination import CursorRejected, CursorWalk, PageInfo, StartCursor, WalkStats
 from daily_provider.window import Window
 
