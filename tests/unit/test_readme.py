@@ -25,7 +25,20 @@ PACKAGE = REPO_ROOT / "plugin" / "daily_provider"
 
 
 def _code_blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL)
+    """The fenced blocks of ``language`` ("" for blocks without one), fences paired in order."""
+    blocks: list[str] = []
+    current: list[str] | None = None
+    current_language = ""
+    for line in README.splitlines(keepends=True):
+        if current is None and line.startswith("```"):
+            current, current_language = [], line[3:].strip()
+        elif current is not None and line.rstrip() == "```":
+            if current_language == language:
+                blocks.append("".join(current))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
 
 
 def _section(heading: str) -> str:
@@ -247,3 +260,44 @@ def test_each_troubleshooting_message_is_one_the_code_writes(message: str) -> No
     for fragment in fragments:
         missing = _uncovered(fragment, source)
         assert missing is None, f"{missing!r} (from the README's {message!r}) is in no message of the code"
+
+
+def _airflow_commands() -> list[list[str]]:
+    """Every ``airflow ...`` command of the README: whole lines of its shell blocks, and inline code."""
+    commands = [
+        shlex.split(block.replace("\\\n", " ")) for block in _code_blocks("") if block.startswith("airflow ")
+    ]
+    commands += [shlex.split(text) for text in re.findall(r"`(airflow [^`]+)`", README)]
+    return commands
+
+
+# The Celery provider is not installed here; `airflow celery worker --queues` is its documented form.
+_NOT_INSTALLED = {"celery"}
+
+
+def test_every_airflow_command_in_the_readme_parses_with_airflows_own_cli() -> None:
+    from airflow.cli.cli_parser import get_parser
+
+    parser = get_parser()
+    commands = [words for words in _airflow_commands() if words[1] not in _NOT_INSTALLED]
+    assert {"connections", "pools", "backfill", "variables", "providers", "dags"} <= {w[1] for w in commands}
+    for words in commands:
+        if len(words) == 3:  # `airflow pools set` named in prose: the command exists
+            groups = next(
+                action for action in parser._actions if action.choices and "pools" in action.choices
+            )
+            group = groups.choices[words[1]]
+            sub = next(action for action in group._actions if action.choices)
+            assert words[2] in sub.choices, words
+            continue
+        parser.parse_args(words[1:])
+
+
+def test_the_backfill_guide_reloads_completed_days_with_a_value_airflow_accepts() -> None:
+    from airflow.cli.cli_parser import get_parser
+
+    section = _section("## Backfills")
+    assert "`--reprocess-behavior completed`" in section
+    (backfill,) = [words for words in _airflow_commands() if words[1:3] == ["backfill", "create"]]
+    args = get_parser().parse_args([*backfill[1:], "--reprocess-behavior", "completed"])
+    assert (args.reprocess_behavior, args.run_backwards) == ("completed", True)
