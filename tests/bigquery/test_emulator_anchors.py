@@ -13,7 +13,7 @@ import pytest
 
 from daily_provider.anchors import Anchor, AnchorRecorder
 from daily_provider.hooks.daily import DailyHook, WalkStats
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.scope import LoadScope
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.simulator.fakes import Domain
@@ -129,9 +129,7 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
             hook=hook,
             warehouse=store,
             window=Window(day[1], day[2]),
-            source="api",
-            run_id="bq-1",
-            staging_dir=tmp_path,
+            spec=LoadSpec(source="api", run_id="bq-1", staging_dir=tmp_path),
         )
         truth = {r["id"] for r in server.simulator.truth("api", day[1], day[2])}
         requests = server.stats()["requests"]

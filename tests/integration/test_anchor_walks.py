@@ -20,7 +20,7 @@ import pytest
 
 from daily_provider.anchors import Anchor
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import LoadSummary, load_window
+from daily_provider.load import LoadSpec, LoadSummary, load_window
 from daily_provider.scope import LoadScope
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.simulator.fakes import Domain
@@ -71,9 +71,8 @@ def hook_for(server: SimulatorServer) -> DailyHook:
 
 
 def load(server: SimulatorServer, warehouse: DuckDBWarehouse, window: Window, **options: Any) -> LoadSummary:
-    return load_window(
-        hook=hook_for(server), warehouse=warehouse, window=window, source="api", run_id="test", **options
-    )
+    spec = LoadSpec(source="api", run_id="test", **options)
+    return load_window(hook=hook_for(server), warehouse=warehouse, window=window, spec=spec)
 
 
 def rows(warehouse: DuckDBWarehouse, table: str = "daily_api_logs") -> list[tuple[Any, ...]]:
