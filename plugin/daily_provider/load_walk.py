@@ -32,9 +32,9 @@ from daily_provider.warehouses.base import (
     STATUS_PARTIAL,
     STATUS_RUNNING,
     STATUS_SUCCESS,
-    AnchorStore,
     LoadRecord,
     Warehouse,
+    anchor_store_of,
 )
 from daily_provider.window import Window
 
@@ -71,7 +71,7 @@ class WalkLoader:
         self.warehouse = warehouse
         self.spec = spec
         self.stats = WalkStats()
-        self.anchor_store = warehouse if spec.use_anchors and isinstance(warehouse, AnchorStore) else None
+        self.anchor_store = anchor_store_of(warehouse) if spec.use_anchors else None
         # Known once the walk has asked Daily for the key's domain (see load): the replace, the
         # anchors and the ledger rows are all scoped by it, so domains sharing a table never touch.
         self.domain_id: str | None = None
