@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -87,16 +86,10 @@ class DuckDBWarehouse(DuckDBFile):
 
     dialect = DIALECT
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        memory_limit: str | None = "1GB",
-        threads: int | None = 2,
-        lock_timeout: float = 600.0,
-    ) -> None:
-        super().__init__(path, memory_limit=memory_limit, threads=threads, lock_timeout=lock_timeout)
-        self.anchors = DuckDBAnchorStore(self)
+    @property
+    def anchors(self) -> DuckDBAnchorStore:
+        """The walks' cursor anchors, in this file's ``daily_logs_anchors`` table."""
+        return DuckDBAnchorStore(self)
 
     # -- the Warehouse protocol ----------------------------------------------------------------
 
