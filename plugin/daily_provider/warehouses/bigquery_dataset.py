@@ -160,6 +160,7 @@ class BigQueryDataset:
             client.close()
 
     def ref(self, table: str) -> TableRef:
+        """``table`` of this dataset, in the project of the jobs (the client's when none was given)."""
         project = self.project or self.get_client().project
         return TableRef.of(project, self.dataset, table)
 
