@@ -98,7 +98,11 @@ def load(
             warehouse=warehouse,
             window=window,
             spec=LoadSpec(
-                source=source, table=table_of(source), run_id=run_id, config=config, staging_dir=staging_dir
+                source=source,
+                table=table_of(source),
+                run_id=run_id,
+                config=config or NormalizeConfig(),
+                staging_dir=staging_dir,
             ),
         )
     finally:
