@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from daily_provider.hooks.client import DailyClient
-from daily_provider.load import load_range, load_window
+from daily_provider.load import LoadSpec, load_range, load_window
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -50,10 +50,12 @@ def request_counts(per_day: int = 1000, days: int = 30, convention: str = "liter
 
     def single(server: SimulatorServer, warehouse: DuckDBWarehouse) -> tuple[int, int]:
         hook = _hook(server)
-        load_window(hook=hook, warehouse=warehouse, window=windows[-1], source="api", run_id="bench")
+        load_window(
+            hook=hook, warehouse=warehouse, window=windows[-1], spec=LoadSpec(source="api", run_id="bench")
+        )
         server.reset_stats()
         summary = load_window(
-            hook=hook, warehouse=warehouse, window=windows[-2], source="api", run_id="bench"
+            hook=hook, warehouse=warehouse, window=windows[-2], spec=LoadSpec(source="api", run_id="bench")
         )
         return summary.rows, 1
 
@@ -68,9 +70,7 @@ def request_counts(per_day: int = 1000, days: int = 30, convention: str = "liter
                     hook=hook,
                     warehouse=warehouse,
                     window=window,
-                    source="api",
-                    run_id="bench",
-                    use_anchors=anchors,
+                    spec=LoadSpec(source="api", run_id="bench", use_anchors=anchors),
                 ).rows
             return rows, len(order)
 
@@ -78,7 +78,7 @@ def request_counts(per_day: int = 1000, days: int = 30, convention: str = "liter
 
     def ranged(server: SimulatorServer, warehouse: DuckDBWarehouse) -> tuple[int, int]:
         summary = load_range(
-            hook=_hook(server), warehouse=warehouse, window=full, source="api", run_id="bench"
+            hook=_hook(server), warehouse=warehouse, window=full, spec=LoadSpec(source="api", run_id="bench")
         )
         return summary.rows, 1
 

@@ -258,17 +258,14 @@ def _print_result(args: argparse.Namespace, text: Callable[[], str], data: Calla
 
 
 def _run_load(args: argparse.Namespace) -> int:
-    from daily_provider.load import load_window
+    from daily_provider.load import LoadSpec, load_window
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
 
     window = Window.parse(args.start, args.end)
     hook, config = _prepare(args)
     wait_until_settled(window, args)
     with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
-        summary = load_window(
-            hook=hook,
-            warehouse=warehouse,
-            window=window,
+        spec = LoadSpec(
             source=args.source,
             table=args.table,
             run_id=args.run_id or f"cli__{uuid.uuid4().hex[:12]}",
@@ -276,12 +273,13 @@ def _run_load(args: argparse.Namespace) -> int:
             chunk_rows=args.chunk_rows,
             use_anchors=not args.no_anchors,
         )
+        summary = load_window(hook=hook, warehouse=warehouse, window=window, spec=spec)
     _print_result(args, summary.describe, summary.as_dict)
     return 0
 
 
 def _run_backfill(args: argparse.Namespace) -> int:
-    from daily_provider.load import load_range
+    from daily_provider.load import LoadSpec, load_range
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
 
     window = Window.parse(args.start, args.end)
@@ -290,17 +288,16 @@ def _run_backfill(args: argparse.Namespace) -> int:
     hook, config = _prepare(args)
     wait_until_settled(window, args)
     with DuckDBWarehouse(args.duckdb, memory_limit=args.memory_limit) as warehouse:
-        summary = load_range(
-            hook=hook,
-            warehouse=warehouse,
-            window=window,
+        spec = LoadSpec(
             source=args.source,
             table=args.table,
             run_id=args.run_id or f"cli_backfill__{uuid.uuid4().hex[:12]}",
-            step=timedelta(hours=args.step_hours),
             config=config,
             chunk_rows=args.chunk_rows,
             use_anchors=not args.no_anchors,
+        )
+        summary = load_range(
+            hook=hook, warehouse=warehouse, window=window, spec=spec, step=timedelta(hours=args.step_hours)
         )
 
     def text() -> str:

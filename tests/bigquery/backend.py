@@ -4,11 +4,9 @@
 ``name``, ``warehouse`` (a BigQueryWarehouse on a fresh, empty dataset of the shared emulator),
 ``rows(table, key=...)`` and ``columns(table)``.
 
-One read-side difference from DuckDB: BigQuery cannot turn a typed column into STRING, so such a
-column keeps its type and gains a STRING sibling ``<name>__str_`` (see
-``warehouses/bigquery_columns.py``). ``columns`` and ``rows`` show the pair as the one logical
-STRING column the contract speaks of: the type is STRING, the value is the sibling's text when
-set, else the typed value. ``physical_columns`` shows the table as it is.
+``columns`` and ``rows`` show the table as it is, STRING siblings ``<name>__str_`` included (BigQuery
+cannot turn a typed column into STRING, see ``warehouses/bigquery_columns.py``): the contract
+suite states where that makes the two warehouses differ.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from google.cloud import bigquery
 
 from daily_provider.schema import ColumnType
 from daily_provider.warehouses.bigquery import BigQueryWarehouse
-from daily_provider.warehouses.bigquery_columns import SIBLING_SUFFIX
 from tests.bigquery.emulator_server import Emulator, shared_emulator
 
 # The emulator is local: a request that fails should fail the test at once, not back off for minutes.
@@ -70,38 +67,20 @@ class BigQueryBackend:
         self.dataset = dataset
         self.warehouse = warehouse
 
-    def physical_columns(self, table: str) -> dict[str, ColumnType]:
+    def columns(self, table: str) -> dict[str, ColumnType]:
         return self.warehouse.table_columns(table)
 
-    def columns(self, table: str) -> dict[str, ColumnType]:
-        physical = self.physical_columns(table)
-        logical: dict[str, ColumnType] = {}
-        for name, column_type in physical.items():
-            if name.endswith(SIBLING_SUFFIX) and name.removesuffix(SIBLING_SUFFIX) in physical:
-                logical[name.removesuffix(SIBLING_SUFFIX)] = ColumnType.STRING
-            else:
-                logical.setdefault(name, column_type)
-        return logical
-
     def rows(self, table: str, *, key: str = "id") -> list[dict[str, Any]]:
-        physical = self.physical_columns(table)
-        if not physical:
+        columns = self.columns(table)
+        if not columns:
             return []
-        logical = self.columns(table)
         fetched = self.client.query_and_wait(
             f"SELECT * FROM `{self.client.project}`.`{self.dataset}`.`{table}`", retry=FAST_RETRY
         )
-        rows = []
-        for row in fetched:
-            values = dict(row.items())
-            out = {}
-            for name in logical:
-                value = values.get(name)
-                sibling = values.get(name + SIBLING_SUFFIX)
-                if sibling is not None:
-                    value = sibling
-                out[name] = _normalize(physical[name], value)
-            rows.append(out)
+        rows = [
+            {name: _normalize(column_type, row.get(name)) for name, column_type in columns.items()}
+            for row in fetched
+        ]
         return sorted(rows, key=lambda row: row[key])
 
 

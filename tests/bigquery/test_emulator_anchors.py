@@ -13,11 +13,11 @@ import pytest
 
 from daily_provider.anchors import Anchor, AnchorRecorder
 from daily_provider.hooks.daily import DailyHook, WalkStats
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.scope import LoadScope
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.simulator.fakes import Domain
-from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore
+from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore, anchor_store_of
 from daily_provider.window import Window
 from tests.bigquery.backend import FAST_RETRY, BigQueryBackend
 
@@ -43,14 +43,15 @@ def table_names(backend: BigQueryBackend) -> list[str]:
     return sorted(t.table_id for t in backend.client.list_tables(backend.dataset, retry=FAST_RETRY))
 
 
-def test_the_bigquery_warehouse_is_an_anchor_store(bq_backend: BigQueryBackend) -> None:
-    assert isinstance(bq_backend.warehouse, AnchorStore)
+def test_the_bigquery_warehouse_keeps_an_anchor_store(bq_backend: BigQueryBackend) -> None:
+    assert isinstance(bq_backend.warehouse.anchors, AnchorStore)
+    assert isinstance(anchor_store_of(bq_backend.warehouse), AnchorStore)
 
 
 def test_finding_anchors_before_any_were_saved_is_empty_and_creates_nothing(
     bq_backend: BigQueryBackend,
 ) -> None:
-    assert bq_backend.warehouse.find_anchors(SCOPE, at_or_after=T0, limit=3) == []
+    assert bq_backend.warehouse.anchors.find_anchors(SCOPE, at_or_after=T0, limit=3) == []
     assert ANCHORS_TABLE not in table_names(bq_backend)
 
 
@@ -58,9 +59,9 @@ def test_saved_anchors_come_back_nearest_first_at_or_after_the_end_with_exact_ti
     bq_backend: BigQueryBackend,
 ) -> None:
     saved = [anchor(5, "e"), anchor(1, "a"), anchor(3, "c"), anchor(2, "b")]
-    bq_backend.warehouse.save_anchors(SCOPE, saved)
+    bq_backend.warehouse.anchors.save_anchors(SCOPE, saved)
 
-    found = bq_backend.warehouse.find_anchors(SCOPE, at_or_after=T0 + timedelta(hours=2), limit=2)
+    found = bq_backend.warehouse.anchors.find_anchors(SCOPE, at_or_after=T0 + timedelta(hours=2), limit=2)
 
     assert found == [anchor(2, "b"), anchor(3, "c")]
     assert found[0].created_at.tzinfo is not None
@@ -75,19 +76,19 @@ def test_anchors_are_kept_per_table_source_url_filter_and_domain(bq_backend: Big
         LoadScope("daily_api_logs", "api", "domain-2"),
     ]
     for number, scope in enumerate(other_scopes):
-        store.save_anchors(scope, [anchor(1, f"other-{number}")])
-    store.save_anchors(SCOPE, [anchor(1, "mine")])
+        store.anchors.save_anchors(scope, [anchor(1, f"other-{number}")])
+    store.anchors.save_anchors(SCOPE, [anchor(1, "mine")])
 
-    assert [a.record_id for a in store.find_anchors(SCOPE, at_or_after=T0, limit=10)] == ["mine"]
+    assert [a.record_id for a in store.anchors.find_anchors(SCOPE, at_or_after=T0, limit=10)] == ["mine"]
 
 
 def test_a_new_anchor_replaces_the_one_of_its_mark_and_of_its_id(bq_backend: BigQueryBackend) -> None:
     store = bq_backend.warehouse
-    store.save_anchors(SCOPE, [anchor(1, "old-of-mark-1"), anchor(2, "moves")])
+    store.anchors.save_anchors(SCOPE, [anchor(1, "old-of-mark-1"), anchor(2, "moves")])
 
-    store.save_anchors(SCOPE, [anchor(1, "new-of-mark-1", minute=5), anchor(3, "moves")])
+    store.anchors.save_anchors(SCOPE, [anchor(1, "new-of-mark-1", minute=5), anchor(3, "moves")])
 
-    found = store.find_anchors(SCOPE, at_or_after=T0, limit=10)
+    found = store.anchors.find_anchors(SCOPE, at_or_after=T0, limit=10)
     assert [(a.mark, a.record_id) for a in found] == [
         (T0 + timedelta(hours=1), "new-of-mark-1"),
         (T0 + timedelta(hours=3), "moves"),
@@ -97,13 +98,13 @@ def test_a_new_anchor_replaces_the_one_of_its_mark_and_of_its_id(bq_backend: Big
 def test_dropping_anchors_removes_only_those_ids_of_that_scope(bq_backend: BigQueryBackend) -> None:
     store = bq_backend.warehouse
     other = LoadScope("daily_api_logs", "webhook", "domain-1")
-    store.save_anchors(SCOPE, [anchor(1, "a"), anchor(2, "b")])
-    store.save_anchors(other, [anchor(1, "a")])
+    store.anchors.save_anchors(SCOPE, [anchor(1, "a"), anchor(2, "b")])
+    store.anchors.save_anchors(other, [anchor(1, "a")])
 
-    store.drop_anchors(SCOPE, ["a", "not-there"])
+    store.anchors.drop_anchors(SCOPE, ["a", "not-there"])
 
-    assert [a.record_id for a in store.find_anchors(SCOPE, at_or_after=T0, limit=10)] == ["b"]
-    assert [a.record_id for a in store.find_anchors(other, at_or_after=T0, limit=10)] == ["a"]
+    assert [a.record_id for a in store.anchors.find_anchors(SCOPE, at_or_after=T0, limit=10)] == ["b"]
+    assert [a.record_id for a in store.anchors.find_anchors(other, at_or_after=T0, limit=10)] == ["a"]
 
 
 def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_it_passed(
@@ -122,16 +123,14 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
         recorder = AnchorRecorder()
         stats = WalkStats()
         list(hook.iter_logs(day[2], day[3], stats=stats, on_page=recorder.on_page))
-        store.save_anchors(scope, recorder.anchors(stats.convention))
+        store.anchors.save_anchors(scope, recorder.anchors(stats.convention))
         server.reset_stats()
 
         summary = load_window(
             hook=hook,
             warehouse=store,
             window=Window(day[1], day[2]),
-            source="api",
-            run_id="bq-1",
-            staging_dir=tmp_path,
+            spec=LoadSpec(source="api", run_id="bq-1", staging_dir=tmp_path),
         )
         truth = {r["id"] for r in server.simulator.truth("api", day[1], day[2])}
         requests = server.stats()["requests"]
@@ -142,6 +141,8 @@ def test_a_load_on_bigquery_starts_from_a_stored_anchor_and_stores_the_anchors_i
     assert {row["id"] for row in bq_backend.rows("daily_api_logs")} == truth
     # The load stored the anchors it passed: about one per hour of its own day (30 records a day
     # leave some hours empty), each the oldest record at or after its mark.
-    found = [a for a in store.find_anchors(scope, at_or_after=day[1], limit=100) if a.created_at < day[2]]
+    found = [
+        a for a in store.anchors.find_anchors(scope, at_or_after=day[1], limit=100) if a.created_at < day[2]
+    ]
     assert len(found) >= 10
     assert all(a.created_at >= a.mark > a.older_created_at for a in found)

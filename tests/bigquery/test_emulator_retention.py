@@ -9,11 +9,12 @@ says which. Few records and small pages: the emulator takes seconds per replace.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_range, load_window
+from daily_provider.load import LoadSpec, load_range, load_window
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.window import Window
 from tests.bigquery.backend import BigQueryBackend
@@ -37,22 +38,25 @@ def test_single_window_and_range_reruns_after_retention_keep_every_row(
     with SimulatorServer(config) as server:
         hook = DailyHook(api_key=KEY, base_url=server.base_url, requests_per_second=1000.0, page_limit=10)
         both_days = Window(DAY[0], DAY[2])
-        arguments = {"hook": hook, "warehouse": store, "source": "api", "staging_dir": tmp_path}
+        arguments: dict[str, Any] = {"hook": hook, "warehouse": store}
 
-        first = load_range(window=both_days, run_id="first", **arguments)
+        def spec(run_id: str) -> LoadSpec:
+            return LoadSpec(source="api", run_id=run_id, staging_dir=tmp_path)
+
+        first = load_range(window=both_days, spec=spec("first"), **arguments)
         before = content(bq_backend)
         truth = sorted(r["id"] for r in server.simulator.truth("api", DAY[0], DAY[2]))
         assert [row["id"] for row in before] == truth
         assert [w.status for w in first.windows] == ["success", "success"]
 
         server.set_faults(FaultConfig(retention_before=(DAY[0] + timedelta(hours=12)).isoformat()))
-        partial = load_window(window=Window(DAY[0], DAY[1]), run_id="partial", **arguments)
+        partial = load_window(window=Window(DAY[0], DAY[1]), spec=spec("partial"), **arguments)
         assert partial.status == "partial" and partial.covered_start is not None
         assert partial.covered_start >= DAY[0] + timedelta(hours=12)
         assert content(bq_backend) == before
 
         server.set_faults(FaultConfig(retention_before=DAY[1].isoformat()))
-        again = load_range(window=both_days, run_id="again", **arguments)
+        again = load_range(window=both_days, spec=spec("again"), **arguments)
         assert [w.status for w in again.windows] == ["not_covered", "success"]
         assert content(bq_backend) == before
 

@@ -147,8 +147,8 @@ def test_column_types_widen_int_to_float_in_place_and_keep_other_values_in_a_str
         ]
         load(bq_backend, tmp_path, day(n), rows, {**FIXED_COLUMNS, column: column_type}, name=f"day{n}")
 
-    physical = bq_backend.physical_columns(TABLE)
-    assert (physical[column], physical[f"{column}__str_"]) == (ColumnType.FLOAT64, ColumnType.STRING)
+    columns = bq_backend.columns(TABLE)
+    assert (columns[column], columns[f"{column}__str_"]) == (ColumnType.FLOAT64, ColumnType.STRING)
     query = (
         f"SELECT id, {column} AS typed, {column}__str_ AS text "
         f"FROM `{bq_backend.client.project}`.`{bq_backend.dataset}`.`{TABLE}` ORDER BY id"

@@ -19,7 +19,7 @@ from daily_provider.cli import main as daily_logs
 from daily_provider.compat import AirflowFailException
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -143,7 +143,9 @@ def test_an_unknown_source_is_refused_where_it_is_given(
         DuckDBWarehouse(tmp_path / "x.duckdb") as warehouse,
         pytest.raises(DailyConfigError, match="source='webhooks' is not one Daily knows"),
     ):
-        load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="webhooks", run_id="r")
+        load_window(
+            hook=hook, warehouse=warehouse, window=WINDOW, spec=LoadSpec(source="webhooks", run_id="r")
+        )
     with pytest.raises(SystemExit) as exited:
         daily_logs(["load", "--source", "apis", "--start", START, "--end", END, "--duckdb", "x.duckdb"])
     assert exited.value.code == 2 and "invalid choice: 'apis'" in capsys.readouterr().err
@@ -229,7 +231,12 @@ def test_a_bad_table_name_is_refused_before_any_request(server: SimulatorServer,
         DuckDBWarehouse(tmp_path / "t.duckdb") as warehouse,
         pytest.raises(DailyConfigError, match="not allowed"),
     ):
-        load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="api", table="api logs", run_id="r")
+        load_window(
+            hook=hook,
+            warehouse=warehouse,
+            window=WINDOW,
+            spec=LoadSpec(source="api", table="api logs", run_id="r"),
+        )
     assert server.stats()["requests"] == 0
 
 
@@ -240,7 +247,7 @@ def test_a_missing_bigquery_dataset_says_how_to_create_it(server: SimulatorServe
     warehouse = emulator_warehouse(bq_client, "no_such_dataset")
     hook = DailyHook(api_key=KEY, base_url=server.base_url, requests_per_second=1e6)
     with pytest.raises(WarehouseError) as caught:
-        load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="api", run_id="r")
+        load_window(hook=hook, warehouse=warehouse, window=WINDOW, spec=LoadSpec(source="api", run_id="r"))
     message = str(caught.value)
     assert f"BigQuery dataset {bq_client.project}.no_such_dataset does not exist" in message
     assert f"bq mk --dataset {bq_client.project}:no_such_dataset" in message

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import LoadSummary, load_window
+from daily_provider.load import LoadSpec, LoadSummary, load_window
 from daily_provider.normalize import NormalizeConfig, normalize_record
 from daily_provider.schema import CORE_COLUMNS, ColumnType
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
@@ -97,11 +97,13 @@ def load(
             hook=hook or make_hook(server),
             warehouse=warehouse,
             window=window,
-            source=source,
-            table=table_of(source),
-            run_id=run_id,
-            config=config,
-            staging_dir=staging_dir,
+            spec=LoadSpec(
+                source=source,
+                table=table_of(source),
+                run_id=run_id,
+                config=config or NormalizeConfig(),
+                staging_dir=staging_dir,
+            ),
         )
     finally:
         if warehouse is not db:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from daily_provider.exceptions import DailyAPIError
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.simulator import FaultConfig, SimulatorServer
 from daily_provider.warehouses.base import LOADS_TABLE
 from daily_provider.warehouses.bigquery import BigQueryWarehouse
@@ -85,9 +85,7 @@ def load(server: SimulatorServer, warehouse: BigQueryWarehouse, window: Window, 
         hook=make_hook(server),
         warehouse=warehouse,
         window=window,
-        source="api",
-        table=TABLE,
-        run_id=run_id,
+        spec=LoadSpec(source="api", table=TABLE, run_id=run_id),
     )
 
 

@@ -45,7 +45,7 @@ def _run_cli(args: Mapping[str, Any]) -> int:
 def _run_load(args: Mapping[str, Any]) -> int:
     """load_window with options the CLI does not expose (lock_timeout, retries)."""
     from daily_provider.hooks.daily import DailyHook
-    from daily_provider.load import load_window
+    from daily_provider.load import LoadSpec, load_window
     from daily_provider.warehouses.duckdb import DuckDBWarehouse
     from daily_provider.window import Window
 
@@ -57,8 +57,7 @@ def _run_load(args: Mapping[str, Any]) -> int:
             hook=hook,
             warehouse=warehouse,
             window=window,
-            source=args["source"],
-            run_id=args["run_id"],
+            spec=LoadSpec(source=args["source"], run_id=args["run_id"]),
         ),
         warehouse,
     )
@@ -71,7 +70,7 @@ def _run_bigquery(args: Mapping[str, Any]) -> int:
     from google.cloud import bigquery
 
     from daily_provider.hooks.daily import DailyHook
-    from daily_provider.load import load_window
+    from daily_provider.load import LoadSpec, load_window
     from daily_provider.warehouses.bigquery import BigQueryWarehouse
     from daily_provider.window import Window
 
@@ -90,8 +89,7 @@ def _run_bigquery(args: Mapping[str, Any]) -> int:
             hook=hook,
             warehouse=warehouse,
             window=window,
-            source=args["source"],
-            run_id=args["run_id"],
+            spec=LoadSpec(source=args["source"], run_id=args["run_id"]),
         ),
         warehouse,
     )

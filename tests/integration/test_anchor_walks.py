@@ -20,11 +20,11 @@ import pytest
 
 from daily_provider.anchors import Anchor
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import LoadSummary, load_window
+from daily_provider.load import LoadSpec, LoadSummary, load_window
 from daily_provider.scope import LoadScope
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.simulator.fakes import Domain
-from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore
+from daily_provider.warehouses.base import ANCHORS_TABLE, AnchorStore, anchor_store_of
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
 
@@ -71,9 +71,8 @@ def hook_for(server: SimulatorServer) -> DailyHook:
 
 
 def load(server: SimulatorServer, warehouse: DuckDBWarehouse, window: Window, **options: Any) -> LoadSummary:
-    return load_window(
-        hook=hook_for(server), warehouse=warehouse, window=window, source="api", run_id="test", **options
-    )
+    spec = LoadSpec(source="api", run_id="test", **options)
+    return load_window(hook=hook_for(server), warehouse=warehouse, window=window, spec=spec)
 
 
 def rows(warehouse: DuckDBWarehouse, table: str = "daily_api_logs") -> list[tuple[Any, ...]]:
@@ -91,7 +90,7 @@ def truth(server: SimulatorServer, start: datetime, end: datetime) -> set[str]:
 
 
 def stored_anchors(warehouse: DuckDBWarehouse) -> list[Anchor]:
-    return warehouse.find_anchors(SCOPE, at_or_after=DAY[0] - HOUR, limit=10_000)
+    return warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[0] - HOUR, limit=10_000)
 
 
 def windows_over_three_days() -> list[Window]:
@@ -138,7 +137,7 @@ def test_a_day_loaded_after_the_day_after_it_starts_exactly_at_its_end(
     simulator: SimulatorServer, warehouse: DuckDBWarehouse
 ) -> None:
     load(simulator, warehouse, Window(DAY[2], DAY[3]))
-    (nearest,) = warehouse.find_anchors(SCOPE, at_or_after=DAY[2], limit=1)
+    (nearest,) = warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[2], limit=1)
     # The anchor for midnight is the last record of the midnight tie cluster.
     assert nearest.created_at == DAY[2] > nearest.older_created_at
 
@@ -193,7 +192,7 @@ def test_a_refused_anchor_is_dropped_with_a_warning_and_the_next_anchor_is_used(
     simulator: SimulatorServer, warehouse: DuckDBWarehouse, caplog: pytest.LogCaptureFixture
 ) -> None:
     load(simulator, warehouse, Window(DAY[2], DAY[3]))
-    first, second = warehouse.find_anchors(SCOPE, at_or_after=DAY[1] + 20 * HOUR, limit=2)
+    first, second = warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[1] + 20 * HOUR, limit=2)
     simulator.set_faults(FaultConfig(unknown_cursor_ids=frozenset({first.record_id})))
     caplog.set_level(logging.WARNING, logger="daily_provider")
 
@@ -212,7 +211,7 @@ def test_when_every_anchor_is_refused_the_walk_starts_at_the_newest_record_and_l
 ) -> None:
     window = Window(DAY[1], DAY[1] + 20 * HOUR)
     load(simulator, warehouse, Window(DAY[2], DAY[3]))
-    candidates = warehouse.find_anchors(SCOPE, at_or_after=window.end, limit=3)
+    candidates = warehouse.anchors.find_anchors(SCOPE, at_or_after=window.end, limit=3)
     refused = {anchor.record_id for anchor in candidates}
     simulator.set_faults(FaultConfig(unknown_cursor_ids=frozenset(refused)))
 
@@ -238,7 +237,7 @@ def test_an_anchor_answered_by_an_empty_page_where_records_existed_is_dead_and_d
         older_id="expired-record",
         older_created_at=DAY[0] - timedelta(milliseconds=1),
     )
-    warehouse.save_anchors(SCOPE, [expired])
+    warehouse.anchors.save_anchors(SCOPE, [expired])
 
     summary = load(stripe_simulator, warehouse, Window(DAY[0] - HOUR, DAY[0]))
 
@@ -288,7 +287,7 @@ def test_a_url_filtered_walk_neither_uses_nor_overwrites_the_unfiltered_anchors(
 
     assert summary.started_after is None
     assert stored_anchors(warehouse) == unfiltered
-    filtered = warehouse.find_anchors(
+    filtered = warehouse.anchors.find_anchors(
         LoadScope("daily_rooms_logs", "api", DOMAIN, "/v1/rooms"), at_or_after=DAY[0], limit=1000
     )
     urls = {record["id"]: record["url"] for record in stripe_simulator.simulator.truth("api", DAY[0], DAY[4])}
@@ -310,17 +309,18 @@ def anchor(hour: int, record_id: str, *, minute: int = 0) -> Anchor:
     )
 
 
-def test_the_duckdb_warehouse_is_an_anchor_store(warehouse: DuckDBWarehouse) -> None:
-    assert isinstance(warehouse, AnchorStore)
+def test_the_duckdb_warehouse_keeps_an_anchor_store(warehouse: DuckDBWarehouse) -> None:
+    assert isinstance(warehouse.anchors, AnchorStore)
+    assert isinstance(anchor_store_of(warehouse), AnchorStore)
 
 
 def test_duckdb_returns_the_nearest_anchors_at_or_after_the_end_with_exact_times(
     warehouse: DuckDBWarehouse,
 ) -> None:
-    assert warehouse.find_anchors(SCOPE, at_or_after=DAY[0], limit=3) == []
-    warehouse.save_anchors(SCOPE, [anchor(5, "e"), anchor(1, "a"), anchor(3, "c"), anchor(2, "b")])
+    assert warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[0], limit=3) == []
+    warehouse.anchors.save_anchors(SCOPE, [anchor(5, "e"), anchor(1, "a"), anchor(3, "c"), anchor(2, "b")])
 
-    found = warehouse.find_anchors(SCOPE, at_or_after=DAY[0] + 2 * HOUR, limit=2)
+    found = warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[0] + 2 * HOUR, limit=2)
 
     assert found == [anchor(2, "b"), anchor(3, "c")]
 
@@ -330,18 +330,22 @@ def test_duckdb_keeps_anchors_per_scope_one_per_mark_and_id_and_drops_by_id(
 ) -> None:
     other = LoadScope("daily_api_logs", "webhook", DOMAIN)
     other_domain = LoadScope("daily_api_logs", "api", "another-domain")
-    warehouse.save_anchors(SCOPE, [anchor(1, "old-of-mark-1"), anchor(2, "moves"), anchor(4, "gone")])
-    warehouse.save_anchors(other, [anchor(1, "gone")])
-    warehouse.save_anchors(other_domain, [anchor(5, "theirs")])
+    warehouse.anchors.save_anchors(SCOPE, [anchor(1, "old-of-mark-1"), anchor(2, "moves"), anchor(4, "gone")])
+    warehouse.anchors.save_anchors(other, [anchor(1, "gone")])
+    warehouse.anchors.save_anchors(other_domain, [anchor(5, "theirs")])
 
-    warehouse.save_anchors(SCOPE, [anchor(1, "new-of-mark-1", minute=5), anchor(3, "moves")])
-    warehouse.drop_anchors(SCOPE, ["gone", "not-there"])
+    warehouse.anchors.save_anchors(SCOPE, [anchor(1, "new-of-mark-1", minute=5), anchor(3, "moves")])
+    warehouse.anchors.drop_anchors(SCOPE, ["gone", "not-there"])
 
-    assert [(a.mark, a.record_id) for a in warehouse.find_anchors(SCOPE, at_or_after=DAY[0], limit=9)] == [
+    assert [
+        (a.mark, a.record_id) for a in warehouse.anchors.find_anchors(SCOPE, at_or_after=DAY[0], limit=9)
+    ] == [
         (DAY[0] + HOUR, "new-of-mark-1"),
         (DAY[0] + 3 * HOUR, "moves"),
     ]
-    assert [a.record_id for a in warehouse.find_anchors(other, at_or_after=DAY[0], limit=9)] == ["gone"]
-    assert [a.record_id for a in warehouse.find_anchors(other_domain, at_or_after=DAY[0], limit=9)] == [
-        "theirs"
+    assert [a.record_id for a in warehouse.anchors.find_anchors(other, at_or_after=DAY[0], limit=9)] == [
+        "gone"
     ]
+    assert [
+        a.record_id for a in warehouse.anchors.find_anchors(other_domain, at_or_after=DAY[0], limit=9)
+    ] == ["theirs"]

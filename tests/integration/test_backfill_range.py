@@ -17,7 +17,7 @@ import pytest
 from daily_provider.cli import main
 from daily_provider.exceptions import DailyAPIError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import RangeSummary, load_range, load_window, split_window
+from daily_provider.load import LoadSpec, RangeSummary, load_range, load_window, split_window
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -66,7 +66,11 @@ def backfill(
     server: SimulatorServer, warehouse: DuckDBWarehouse, window: Window, **options: Any
 ) -> RangeSummary:
     return load_range(
-        hook=hook_for(server), warehouse=warehouse, window=window, source="api", run_id="range", **options
+        hook=hook_for(server),
+        warehouse=warehouse,
+        window=window,
+        spec=LoadSpec(source="api", run_id="range"),
+        **options,
     )
 
 
@@ -87,10 +91,7 @@ def add_stale_rows(warehouse: DuckDBWarehouse, days: list[datetime], tmp_path: P
                 hook=hook_for(other),
                 warehouse=warehouse,
                 window=Window(day, day + timedelta(days=1)),
-                source="api",
-                run_id="stale",
-                use_anchors=False,
-                staging_dir=tmp_path,
+                spec=LoadSpec(source="api", run_id="stale", use_anchors=False, staging_dir=tmp_path),
             )
 
 
@@ -219,8 +220,7 @@ def test_a_window_loaded_after_a_range_starts_from_an_anchor_the_range_walk_left
         hook=hook_for(stripe_simulator),
         warehouse=warehouse,
         window=Window(DAY[2], DAY[3]),
-        source="api",
-        run_id="rerun",
+        spec=LoadSpec(source="api", run_id="rerun"),
     )
 
     assert summary.started_after is not None

@@ -24,7 +24,7 @@ import pytest
 
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.pages import parse_created_at
-from daily_provider.load import LoadSummary, load_range, load_window
+from daily_provider.load import LoadSpec, LoadSummary, load_range, load_window
 from daily_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -55,14 +55,8 @@ def hook_for(server: SimulatorServer, key: str = KEY) -> DailyHook:
 
 def load(server: SimulatorServer, db: Path, window: Window, key: str = KEY, **options: Any) -> LoadSummary:
     with DuckDBWarehouse(db, threads=1, memory_limit="256MB") as warehouse:
-        return load_window(
-            hook=hook_for(server, key),
-            warehouse=warehouse,
-            window=window,
-            source="api",
-            run_id="t",
-            **options,
-        )
+        spec = LoadSpec(source="api", run_id="t", **options)
+        return load_window(hook=hook_for(server, key), warehouse=warehouse, window=window, spec=spec)
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -233,7 +227,10 @@ def test_range_mode_after_retention_keeps_the_forgotten_days_and_reports_each(
     def backfill() -> Any:
         with DuckDBWarehouse(db, threads=1, memory_limit="256MB") as warehouse:
             return load_range(
-                hook=hook_for(server), warehouse=warehouse, window=span, source="api", run_id="r"
+                hook=hook_for(server),
+                warehouse=warehouse,
+                window=span,
+                spec=LoadSpec(source="api", run_id="r"),
             )
 
     first = backfill()

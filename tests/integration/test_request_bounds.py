@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_range, load_window
+from daily_provider.load import LoadSpec, load_range, load_window
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window
@@ -82,7 +82,9 @@ def hook_for(server: SimulatorServer) -> DailyHook:
 def load(server: SimulatorServer, warehouse: DuckDBWarehouse, window: Window) -> int:
     """Load one window; return how many requests the simulator served for it."""
     before = server.stats()["requests"]
-    summary = load_window(hook=hook_for(server), warehouse=warehouse, window=window, source="api", run_id="t")
+    summary = load_window(
+        hook=hook_for(server), warehouse=warehouse, window=window, spec=LoadSpec(source="api", run_id="t")
+    )
     served = server.stats()["requests"] - before
     assert summary.requests == served
     return served
@@ -146,8 +148,7 @@ def test_range_mode_over_30_days_costs_at_most_1_1_n_per_page_plus_3(
         hook=hook_for(literal),
         warehouse=warehouse,
         window=Window(START, DAY_WINDOWS[-1].end),
-        source="api",
-        run_id="t",
+        spec=LoadSpec(source="api", run_id="t"),
     )
 
     n = len(truth_ids(literal, START, DAY_WINDOWS[-1].end))

@@ -20,7 +20,7 @@ import responses
 
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.bigquery import BigQueryWarehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -75,7 +75,10 @@ def test_a_hostile_table_name_is_refused_and_touches_nothing(
     hook = DailyHook(api_key=server.config.api_key, base_url=server.base_url, requests_per_second=1e6)
     with DuckDBWarehouse(db, threads=1) as warehouse, pytest.raises(Exception) as caught:
         load_window(
-            hook=hook, warehouse=warehouse, window=WINDOW, source="api", table=table, run_id="hostile"
+            hook=hook,
+            warehouse=warehouse,
+            window=WINDOW,
+            spec=LoadSpec(source="api", table=table, run_id="hostile"),
         )
     message = str(caught.value)
     if table == "victim":
@@ -152,7 +155,9 @@ def test_hostile_body_keys_become_safe_columns_and_hostile_values_stay_data(db: 
         mock.add(responses.GET, DOMAIN_URL, json={"domain_id": "domain-hostile", "domain_name": "d"})
         hook = DailyHook(api_key="sk-hostile-0000", requests_per_second=1e6)
         with DuckDBWarehouse(db, threads=1) as warehouse:
-            load_window(hook=hook, warehouse=warehouse, window=WINDOW, source="api", run_id="keys")
+            load_window(
+                hook=hook, warehouse=warehouse, window=WINDOW, spec=LoadSpec(source="api", run_id="keys")
+            )
 
     tables, victim = tables_and_victim(db)
     assert victim == [(1, "still here")]

@@ -29,7 +29,7 @@ import responses
 
 from daily_provider.cli import main as daily_logs
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -110,9 +110,7 @@ def simulated_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
                     hook=hook,
                     warehouse=warehouse,
                     window=WINDOW,
-                    source=source,
-                    run_id="corpus",
-                    config=normalize,
+                    spec=LoadSpec(source=source, run_id="corpus", config=normalize),
                 )
         yield server, db
 
@@ -306,9 +304,7 @@ def planted_load(tmp_path_factory: pytest.TempPathFactory) -> str:
                     hook=hook,
                     warehouse=warehouse,
                     window=WINDOW,
-                    source=source,
-                    run_id="planted",
-                    config=config,
+                    spec=LoadSpec(source=source, run_id="planted", config=config),
                 )
     with duckdb.connect(str(db), read_only=True) as con:
         loaded = con.execute("SELECT count(*) FROM daily_api_logs").fetchone()

@@ -20,7 +20,7 @@ from tests.scopes import replace_scope
 from daily_provider.endpoints import endpoint_template
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.views import VIEWS, create_views, create_views_duckdb
@@ -43,9 +43,7 @@ def load_day(warehouse: Warehouse, server: SimulatorServer, *sources: str, max_c
             hook=hook,
             warehouse=warehouse,
             window=DAY,
-            source=source,
-            run_id="views",
-            config=NormalizeConfig(max_columns=max_columns),
+            spec=LoadSpec(source=source, run_id="views", config=NormalizeConfig(max_columns=max_columns)),
         )
 
 

@@ -31,6 +31,7 @@ from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
     DEFAULT_CHUNK_ROWS,
+    LoadSpec,
     LoadSummary,
     RangeSummary,
     default_table,
@@ -351,25 +352,24 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         table = self.table or default_table(self.source)
         warehouse = self.make_warehouse(context, window)
         run_id = str(context.get("run_id") or "manual")
-        arguments: dict[str, Any] = {
-            "hook": hook,
-            "warehouse": warehouse,
-            "window": window,
-            "source": self.source,
-            "table": table,
-            "run_id": run_id,
-            "config": self.normalize_config(hook),
-            "chunk_rows": self.chunk_rows,
-            "staging_dir": self.staging_dir,
-            "url_filter": self.url_filter,
-            "use_anchors": self.use_anchors,
-        }
+        spec = LoadSpec(
+            source=self.source,
+            table=table,
+            run_id=run_id,
+            config=self.normalize_config(hook),
+            chunk_rows=self.chunk_rows,
+            staging_dir=self.staging_dir,
+            url_filter=self.url_filter or "",
+            use_anchors=self.use_anchors,
+        )
         try:
             summary: LoadSummary | RangeSummary
             if self.range_mode:
-                summary = load_range(step=self.range_step, **arguments)
+                summary = load_range(
+                    hook=hook, warehouse=warehouse, window=window, spec=spec, step=self.range_step
+                )
             else:
-                summary = load_window(**arguments)
+                summary = load_window(hook=hook, warehouse=warehouse, window=window, spec=spec)
             target = self.load_target(warehouse, table)
         finally:
             warehouse.close()

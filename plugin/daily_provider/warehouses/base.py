@@ -7,9 +7,10 @@ place of the rows the scope names (its source, domain and url filter over its co
 the staged ids), and every other row is untouched; if the call fails the table holds exactly what
 it held before.
 
-A warehouse may also be an :class:`AnchorStore`: it keeps the walk's cursor anchors (see
-``daily_provider.anchors``) in ``daily_logs_anchors`` next to the data. That is optional: a
-warehouse without it loads the same rows, its walks just always start at the newest record.
+A warehouse may also keep the walks' cursor anchors (see ``daily_provider.anchors``) in
+``daily_logs_anchors`` next to the data: its ``anchors`` attribute is then an :class:`AnchorStore`
+(:func:`anchor_store_of`). That is optional: a warehouse without one loads the same rows, its walks
+just always start at the newest record.
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ class AnchorStore(Protocol):
     def drop_anchors(self, scope: LoadScope, record_ids: Sequence[str]) -> None:
         """Remove the anchors of ``scope`` with these record ids (the API refused them)."""
         ...
+
+
+def anchor_store_of(warehouse: Warehouse) -> AnchorStore | None:
+    """The warehouse's anchor store (its ``anchors`` attribute), or None when it keeps none."""
+    store = getattr(warehouse, "anchors", None)
+    return store if isinstance(store, AnchorStore) else None
 
 
 def checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict[str, ColumnType]:

@@ -2,49 +2,50 @@
 
 Each window is replaced in one transaction (DELETE the window, one bulk INSERT ... SELECT from the
 staged Parquet file), after the table's columns were added or widened to fit the staged ones.
-DuckDB lets only one process open a file for writing, so every write holds an exclusive
-``flock`` on ``<path>.lock`` and opens the database under it: concurrent loads of one file wait for
-each other instead of failing. It also keeps the walks' cursor anchors in ``daily_logs_anchors``
-(an AnchorStore). The SQL is in ``sql/duckdb/``.
+Every write goes through the file's lock (``duckdb_file.py``), so concurrent loads of one file wait
+for each other; ``anchors`` (``duckdb_anchors.py``) keeps the walks' cursor anchors in the same
+file. The SQL is in ``sql/duckdb/``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import asdict
-from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 import orjson
 
-from daily_provider.anchors import Anchor, unique_anchors
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import ColumnType, widen
-from daily_provider.scope import LoadScope, ReplaceScope
+from daily_provider.scope import ReplaceScope
 from daily_provider.sql import render, validate_name
 from daily_provider.warehouses.base import (
-    ANCHORS_TABLE,
     KEY_COLUMNS,
     LOADS_TABLE,
     LoadRecord,
     StagedWindow,
     checked_staged_columns,
 )
+from daily_provider.warehouses.duckdb_anchors import DuckDBAnchorStore
+from daily_provider.warehouses.duckdb_file import (
+    DIALECT,
+    DuckDBFile,
+    quote_identifier,
+    quote_literal,
+    rollback,
+)
+
+__all__ = ["DUCKDB_TYPES", "DuckDBWarehouse", "quote_identifier"]
 
 log = logging.getLogger(__name__)
 
 # Times a swap is retried with twice the memory_limit after DuckDB ran out of it (8x at most).
 MEMORY_RETRIES = 3
-
-DIALECT = "duckdb"
 
 DUCKDB_TYPES: dict[ColumnType, str] = {
     ColumnType.BOOL: "BOOLEAN",
@@ -61,13 +62,6 @@ _COLUMN_TYPES_BY_DUCKDB_NAME: dict[str, ColumnType] = {
     "TIMESTAMP WITH TIME ZONE": ColumnType.TIMESTAMP,
 }
 
-_LOCK_POLL_SECONDS = 0.05
-
-
-def quote_identifier(name: str) -> str:
-    """Quote ``name`` as a DuckDB identifier (doubling embedded quotes)."""
-    return '"' + name.replace('"', '""') + '"'
-
 
 def _table_name(table: str) -> str:
     try:
@@ -76,7 +70,7 @@ def _table_name(table: str) -> str:
         raise DailyConfigError(str(exc)) from None
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(DuckDBFile):
     """Load Daily logs windows into a DuckDB file.
 
     :param path: The DuckDB database file. Its directory must exist; the file is created on first use.
@@ -87,130 +81,15 @@ class DuckDBWarehouse:
 
     Nothing is opened in ``__init__``. Each write takes the file lock, opens the database, and
     closes both when done, unless :meth:`connect` was called: then the connection and the lock are
-    held until :meth:`close`.
+    held until :meth:`close`. ``anchors`` keeps the walks' cursor anchors in the same file.
     """
 
     dialect = DIALECT
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        memory_limit: str | None = "1GB",
-        threads: int | None = 2,
-        lock_timeout: float = 600.0,
-    ) -> None:
-        self.path = Path(path).expanduser()
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.memory_limit = memory_limit
-        self.threads = threads
-        self.lock_timeout = lock_timeout
-        self._conn: duckdb.DuckDBPyConnection | None = None
-        self._lock_file: IO[bytes] | None = None
-
-    # -- connection and lock -------------------------------------------------------------------
-
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """Return the open connection, taking the file lock and opening the file if needed.
-
-        The lock is held until :meth:`close`, so other processes loading this file wait meanwhile.
-        """
-        if self._conn is None:
-            self._lock()
-            try:
-                self._conn = self._open()
-            except BaseException:
-                self._unlock()
-                raise
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection and release the file lock (safe to call twice)."""
-        conn, self._conn = self._conn, None
-        try:
-            if conn is not None:
-                conn.close()
-        finally:
-            self._unlock()
-
-    def __enter__(self) -> DuckDBWarehouse:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @contextmanager
-    def _session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection for one write; released afterwards unless :meth:`connect` holds it."""
-        if self._conn is not None:
-            yield self._conn
-            return
-        conn = self.connect()
-        try:
-            yield conn
-        finally:
-            self.close()
-
-    def _lock(self) -> None:
-        if not self.path.parent.is_dir():
-            raise DailyConfigError(
-                f"the DuckDB file {self.path} is in a directory that does not exist: {self.path.parent}. "
-                "Create that directory or point the warehouse at a file in an existing one."
-            )
-        lock_file = open(self.lock_path, "ab")  # noqa: SIM115 - held open for the lock's lifetime
-        started = time.monotonic()
-        waiting_logged = False
-        while True:
-            try:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - started
-                if waited >= self.lock_timeout:
-                    lock_file.close()
-                    raise WarehouseError(
-                        f"another load holds the DuckDB file {self.path} (lock file {self.lock_path}); "
-                        f"gave up after waiting {waited:.1f}s. Let that load finish and retry, or raise "
-                        f"lock_timeout (now {self.lock_timeout:g}s) on DuckDBWarehouse or the operator."
-                    ) from None
-                if not waiting_logged:
-                    log.info("waiting up to %gs for another load to release %s", self.lock_timeout, self.path)
-                    waiting_logged = True
-                time.sleep(min(_LOCK_POLL_SECONDS, max(self.lock_timeout - waited, 0.0)))
-        self._lock_file = lock_file
-
-    def _unlock(self) -> None:
-        lock_file, self._lock_file = self._lock_file, None
-        if lock_file is not None:
-            # Closing the descriptor releases the flock.
-            lock_file.close()
-
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        # Rows of a window have no order: without this setting DuckDB keeps the file's row order
-        # through a parallel INSERT, which took the 1M-row load from ~8 s to ~18 s (BENCHMARKS.md).
-        config: dict[str, Any] = {"preserve_insertion_order": False}
-        if self.memory_limit is not None:
-            config["memory_limit"] = self.memory_limit
-        if self.threads is not None:
-            config["threads"] = self.threads
-        try:
-            conn = duckdb.connect(str(self.path), config=config)
-        except duckdb.Error as exc:
-            raise WarehouseError(
-                f"could not open the DuckDB file {self.path}: {exc}. Check that it is a DuckDB database "
-                "and that no other program (e.g. the duckdb CLI) has it open."
-            ) from exc
-        try:
-            conn.execute(render(DIALECT, "configure_session"))
-        except duckdb.Error as exc:
-            conn.close()
-            raise WarehouseError(f"could not configure the DuckDB connection to {self.path}: {exc}") from exc
-        return conn
+    @property
+    def anchors(self) -> DuckDBAnchorStore:
+        """The walks' cursor anchors, in this file's ``daily_logs_anchors`` table."""
+        return DuckDBAnchorStore(self)
 
     # -- the Warehouse protocol ----------------------------------------------------------------
 
@@ -226,7 +105,7 @@ class DuckDBWarehouse:
         what = f"{scope} into DuckDB table {table!r} ({self.path})"
         staged_columns = checked_staged_columns(staged.columns, what)
         clock = time.monotonic()
-        with self._session() as conn:
+        with self.session() as conn:
             self._check_staged_rows(conn, scope, staged, what)
             try:
                 conn.execute(render(DIALECT, "create_logs_table", table=table_sql))
@@ -256,7 +135,7 @@ class DuckDBWarehouse:
         loads_sql = quote_identifier(LOADS_TABLE)
         params = asdict(record)
         params["extra"] = orjson.dumps(record.extra, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        with self._session() as conn:
+        with self.session() as conn:
             try:
                 conn.execute(render(DIALECT, "create_loads_table", loads=loads_sql))
                 conn.execute(render(DIALECT, "upsert_load", loads=loads_sql), params)
@@ -266,88 +145,17 @@ class DuckDBWarehouse:
                     f"{LOADS_TABLE!r} ({self.path}) failed: {exc}"
                 ) from exc
 
-    # -- cursor anchors (AnchorStore) -----------------------------------------------------------
-
-    def find_anchors(self, scope: LoadScope, *, at_or_after: datetime, limit: int) -> list[Anchor]:
-        """Return up to ``limit`` anchors of ``scope`` with ``created_at >= at_or_after``, oldest first."""
-        params = {**_scope_params(scope), "at_or_after": at_or_after, "limit": limit}
-        rows = self._anchor_statements(f"reading anchors of {scope}", [("find_anchors", params)])
-        return [
-            Anchor(
-                record_id=record_id,
-                created_at=_utc(created_at),
-                convention=convention,
-                mark=_utc(mark),
-                older_id=older_id,
-                older_created_at=_utc(older_created_at),
-            )
-            for record_id, created_at, convention, mark, older_id, older_created_at in rows
-        ]
-
-    def save_anchors(self, scope: LoadScope, anchors: Sequence[Anchor]) -> None:
-        """Store ``anchors`` in one transaction, replacing the scope's anchors of the same marks or ids."""
-        kept = unique_anchors(anchors)
-        if not kept:
-            return
-        scope_params = _scope_params(scope)
-        marks = [anchor.mark for anchor in kept]
-        record_ids = [anchor.record_id for anchor in kept]
-        insert = {
-            **scope_params,
-            "marks": marks,
-            "record_ids": record_ids,
-            "created_ats": [anchor.created_at for anchor in kept],
-            "conventions": [anchor.convention for anchor in kept],
-            "older_ids": [anchor.older_id for anchor in kept],
-            "older_created_ats": [anchor.older_created_at for anchor in kept],
-            "recorded_at": datetime.now(timezone.utc),
-        }
-        delete = {**scope_params, "marks": marks, "record_ids": record_ids}
-        self._anchor_statements(
-            f"saving {len(kept)} anchors of {scope}",
-            [("delete_anchors", delete), ("insert_anchors", insert)],
-        )
-
-    def drop_anchors(self, scope: LoadScope, record_ids: Sequence[str]) -> None:
-        """Remove the scope's anchors with these record ids."""
-        if not record_ids:
-            return
-        params = {**_scope_params(scope), "marks": [], "record_ids": list(record_ids)}
-        self._anchor_statements(f"dropping anchors of {scope}", [("delete_anchors", params)])
-
-    def _anchor_statements(self, doing: str, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-        """Run anchor statements in one transaction; return the last one's rows."""
-        anchors_sql = quote_identifier(ANCHORS_TABLE)
-        rows: list[Any] = []
-        with self._session() as conn:
-            try:
-                conn.execute(render(DIALECT, "create_anchors_table", anchors=anchors_sql))
-                conn.begin()
-                try:
-                    for name, params in statements:
-                        rows = conn.execute(render(DIALECT, name, anchors=anchors_sql), params).fetchall()
-                    conn.commit()
-                except BaseException:
-                    _rollback(conn)
-                    raise
-            except duckdb.Error as exc:
-                raise WarehouseError(
-                    f"{doing} in DuckDB table {ANCHORS_TABLE!r} ({self.path}) failed: {exc}. Anchors only "
-                    f"save requests: loads go on without them, and the table may be dropped if it is damaged."
-                ) from exc
-        return rows
-
     def table_columns(self, table: str) -> dict[str, ColumnType]:
         """Return ``table``'s columns and logical types in table order (empty if it does not exist)."""
         name = _table_name(table)
-        with self._session() as conn:
+        with self.session() as conn:
             raw = self._raw_columns(conn, name)
         return {column: _column_type(name, column, duckdb_type) for column, duckdb_type in raw.items()}
 
     def column_comments(self, table: str) -> dict[str, str]:
         """Each commented column's comment (a flattened column's original JSON path); empty if no table."""
         name = _table_name(table)
-        with self._session() as conn:
+        with self.session() as conn:
             rows = conn.execute(render(DIALECT, "column_comments"), {"table_name": name}).fetchall()
         return {column: comment for column, comment in rows}
 
@@ -399,37 +207,12 @@ class DuckDBWarehouse:
         """
         raw = self._raw_columns(conn, table)
         current = {name.lower(): (name, duckdb_type) for name, duckdb_type in raw.items()}
-        for column, key_type in KEY_COLUMNS.items():
-            table_type = _column_type(table, *current[column]) if column in current else None
-            if table_type is not key_type:
-                raise WarehouseError(
-                    f"the table's window key column {column} is {table_type.value if table_type else 'missing'} but must "
-                    f"be {key_type.value} to replace {what}; nothing was changed. Load into a table created "
-                    "by this provider."
-                )
+        _check_key_columns(table, current, what)
         settled: dict[str, ColumnType] = {}
         for column, staged_type in staged_columns.items():
             column_sql = quote_identifier(column)
             if column not in current:
-                conn.execute(
-                    render(
-                        DIALECT,
-                        "add_column",
-                        table=table_sql,
-                        column=column_sql,
-                        column_type=DUCKDB_TYPES[staged_type],
-                    )
-                )
-                if column in paths:
-                    conn.execute(
-                        render(
-                            DIALECT,
-                            "comment_column",
-                            table=table_sql,
-                            column=column_sql,
-                            comment=_quote_literal(paths[column]),
-                        )
-                    )
+                _add_column(conn, table_sql, column_sql, staged_type, paths.get(column))
                 settled[column] = staged_type
                 continue
             table_type = _column_type(table, *current[column])
@@ -471,7 +254,7 @@ class DuckDBWarehouse:
                             f"rolled back, so the table holds what it held before: {exc.message}. Raise the "
                             "memory limit (--memory-limit, or memory_limit= on the operator) and re-run the window."
                         ) from None
-                    larger = _doubled(limit)
+                    larger = doubled_memory_limit(limit)
                     log.warning(
                         "DuckDB ran out of memory_limit %s replacing %s (%d columns); rolled back, retrying "
                         "with %s. Set a larger memory limit to skip this retry.",
@@ -480,14 +263,14 @@ class DuckDBWarehouse:
                         columns,
                         larger,
                     )
-                    conn.execute(render(DIALECT, "set_memory_limit", memory_limit=_quote_literal(larger)))
+                    conn.execute(render(DIALECT, "set_memory_limit", memory_limit=quote_literal(larger)))
                     limit = larger
                     attempt += 1
         finally:
             if limit != self.memory_limit and self.memory_limit is not None:
                 with suppress(duckdb.Error):
                     conn.execute(
-                        render(DIALECT, "set_memory_limit", memory_limit=_quote_literal(self.memory_limit))
+                        render(DIALECT, "set_memory_limit", memory_limit=quote_literal(self.memory_limit))
                     )
 
     def _swap_window(
@@ -525,16 +308,16 @@ class DuckDBWarehouse:
                 )
             conn.commit()
         except duckdb.OutOfMemoryException as exc:
-            _rollback(conn)
+            rollback(conn)
             raise _OutOfMemory(str(exc).splitlines()[0]) from exc
         except duckdb.Error as exc:
-            _rollback(conn)
+            rollback(conn)
             raise WarehouseError(
                 f"replacing {what} failed and was rolled back, so the table holds what it held before: "
                 f"{exc}. Fix the cause and re-run the window."
             ) from exc
         except BaseException:
-            _rollback(conn)
+            rollback(conn)
             raise
         return deleted, inserted
 
@@ -558,36 +341,13 @@ _UNITS = {
 }
 
 
-def _doubled(limit: str) -> str:
+def doubled_memory_limit(limit: str) -> str:
     """``limit`` (DuckDB's size text, e.g. ``"128MB"``) times two, in MB."""
     text = limit.strip().upper().replace(" ", "")
     for unit in sorted(_UNITS, key=len, reverse=True):
         if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
             return f"{int(float(text[: -len(unit)]) * _UNITS[unit] * 2 / 1000**2)}MB"
     raise WarehouseError(f"memory_limit={limit!r} is not a size DuckDB-style like '128MB' or '1GB'")
-
-
-def _quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
-    # A failed COMMIT has already ended the transaction; the original error is the one to raise.
-    with suppress(duckdb.TransactionException):
-        conn.rollback()
-
-
-def _scope_params(scope: LoadScope) -> dict[str, str]:
-    return {
-        "table_name": scope.table,
-        "source": scope.source,
-        "domain_id": scope.domain_id,
-        "url_filter": scope.url_filter,
-    }
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
 
 
 def _count(row: tuple[Any, ...] | None) -> int:
@@ -603,3 +363,34 @@ def _column_type(table: str, column: str, duckdb_type: str) -> ColumnType:
             f"column {column} of DuckDB table {table!r} has type {duckdb_type}, which this provider does "
             f"not manage (it writes {known}); change the column back to one of those types or drop it"
         ) from None
+
+
+def _check_key_columns(table: str, current: Mapping[str, tuple[str, str]], what: str) -> None:
+    """Refuse a table whose key columns (``base.KEY_COLUMNS``) are missing or of another type."""
+    for column, key_type in KEY_COLUMNS.items():
+        table_type = _column_type(table, *current[column]) if column in current else None
+        if table_type is not key_type:
+            raise WarehouseError(
+                f"the table's window key column {column} is {table_type.value if table_type else 'missing'} but must "
+                f"be {key_type.value} to replace {what}; nothing was changed. Load into a table created "
+                "by this provider."
+            )
+
+
+def _add_column(
+    conn: duckdb.DuckDBPyConnection,
+    table_sql: str,
+    column_sql: str,
+    column_type: ColumnType,
+    path: str | None,
+) -> None:
+    """Add a nullable column; a flattened column's comment is its original JSON path."""
+    conn.execute(
+        render(
+            DIALECT, "add_column", table=table_sql, column=column_sql, column_type=DUCKDB_TYPES[column_type]
+        )
+    )
+    if path is not None:
+        conn.execute(
+            render(DIALECT, "comment_column", table=table_sql, column=column_sql, comment=quote_literal(path))
+        )

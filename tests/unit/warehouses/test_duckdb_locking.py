@@ -134,7 +134,7 @@ def test_write_waits_for_the_lock_and_proceeds_once_it_is_released(tmp_path):
     warehouse = DuckDBWarehouse(db, threads=1, lock_timeout=60)
     staged = stage_day(tmp_path, 0, 3)
     handler = _WaitingSeen()
-    logger = logging.getLogger("daily_provider.warehouses.duckdb")
+    logger = logging.getLogger("daily_provider.warehouses.duckdb_file")
     logger.addHandler(handler)
     previous_level = logger.level
     logger.setLevel(logging.INFO)

@@ -17,7 +17,7 @@ from tests.scopes import TEST_DOMAIN, replace_scope
 from daily_provider.exceptions import DailyConfigError, WarehouseError
 from daily_provider.schema import FIXED_COLUMNS, ColumnType
 from daily_provider.warehouses.base import StagedWindow, Warehouse
-from daily_provider.warehouses.duckdb import DUCKDB_TYPES, DuckDBWarehouse
+from daily_provider.warehouses.duckdb import DUCKDB_TYPES, DuckDBWarehouse, doubled_memory_limit
 from daily_provider.window import Window
 
 WINDOW = Window(datetime(2024, 3, 15, tzinfo=timezone.utc), datetime(2024, 3, 16, tzinfo=timezone.utc))
@@ -333,6 +333,4 @@ def test_running_out_of_memory_on_every_retry_fails_clearly_and_keeps_the_old_ro
     ("limit", "doubled"), [("128MB", "256MB"), ("1GB", "2000MB"), ("100 MiB", "209MB"), ("0.5GB", "1000MB")]
 )
 def test_memory_limits_double_in_megabytes(limit, doubled):
-    from daily_provider.warehouses.duckdb import _doubled
-
-    assert _doubled(limit) == doubled
+    assert doubled_memory_limit(limit) == doubled
