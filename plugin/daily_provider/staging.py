@@ -1,15 +1,13 @@
 """Staging: the normalized rows of one window, in bounded chunks, into one typed Parquet file.
 
-One process, one pass: each record is checked against the window and normalized
-(:class:`~daily_provider.normalize.Normalizer`, one per window, so column names and caps are the
-window's) into the current chunk. Every ``chunk_rows`` records the chunk becomes an Arrow table
-and is written once, as an Arrow IPC part, in a lossless layout: timestamps as their ISO text,
-a column whose values disagreed in the chunk as per-value JSON. The parts exist because a
-column's final type is known only after the window's last record (a later value can widen it);
-:meth:`StagingWriter.finish` reads each part back once, converts every column to its final type
-with the same text forms whatever the chunk size, and streams the parts into the window's one
-Parquet file: core columns, metadata columns, then flattened columns by name. The one other
-thread is :func:`read_ahead`'s, which fetches records while this one normalizes.
+One process, one pass: each record is checked against the window and normalized (one
+:class:`~daily_provider.normalize.Normalizer` per window) into the current chunk. Every
+``chunk_rows`` records the chunk becomes an Arrow table written once as an Arrow IPC part, in a
+lossless layout (timestamps as their ISO text, a column whose values disagreed as per-value JSON),
+because a column's final type is known only after the window's last record.
+:meth:`StagingWriter.finish` converts each part to the final types and streams it into the
+window's one Parquet file. The one other thread is :func:`read_ahead`'s, which fetches records
+while this one normalizes.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import reduce
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import BodyFlattener, FlatValue, Node, json_at, parse_timestamp_text
+from daily_provider.flatten import FlatValue, json_at
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
 from daily_provider.redaction import value_text
 from daily_provider.schema import (
@@ -45,7 +44,8 @@ from daily_provider.schema import (
     json_path_text,
     legacy_column_name,
     merge_columns,
-    widen_all,
+    parse_timestamp_text,
+    widen,
 )
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
@@ -89,8 +89,8 @@ class StagingStats:
 PartLayout = dict[str, tuple[ColumnType, bool]]
 
 
-class _Chunk:
-    """The normalized rows of one chunk: core values by row, flattened values by column."""
+class _ChunkRows:
+    """The normalized rows of the chunk being filled: core values by row, flattened values by column."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -119,7 +119,7 @@ class _Chunk:
         layout: PartLayout = {}
         for name, entries in self.columns.items():
             rows, values, kinds = zip(*entries, strict=True)
-            kind = widen_all(set(kinds))
+            kind = reduce(widen, set(kinds))
             assert kind is not None
             mixed = len(set(map(type, values))) > 1  # stored as per-value JSON, so each keeps its type
             if len(rows) < count:
@@ -203,23 +203,13 @@ def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Arr
     )
 
 
-def _nodes_by_id(flattener: BodyFlattener) -> dict[str, Node]:
-    found: dict[str, Node] = {}
-    stack = list(flattener.roots.values())
-    while stack:
-        node = stack.pop()
-        found[node.id] = node
-        stack.extend(node.children.values())
-    return found
-
-
 # Records a reader thread may hold ahead of normalizing: a few of the API's pages of 100.
 READ_AHEAD_RECORDS = 1_000
 # How long a caller that stopped early waits for the reader (inside a request, say) to stop.
 _STOP_WAIT_SECONDS = 1.0
 
 
-class _Ended:
+class _ReaderEnd:
     """What the reader thread hands over last: None when ``records`` ran out, else its exception."""
 
     def __init__(self, error: BaseException | None) -> None:
@@ -248,13 +238,13 @@ def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Itera
 
     def read() -> None:
         iterator = iter(records)
-        ended = _Ended(None)
+        ended = _ReaderEnd(None)
         try:
             for record in iterator:
                 if not hand_over(record):
                     break
         except BaseException as exc:  # raised again by the caller, in its own thread
-            ended = _Ended(exc)
+            ended = _ReaderEnd(exc)
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
@@ -265,7 +255,7 @@ def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Itera
     reader.start()
     finished = False
     try:
-        while not isinstance(item := handoff.get(), _Ended):
+        while not isinstance(item := handoff.get(), _ReaderEnd):
             yield item
         finished = True
         if item.error is not None:
@@ -308,7 +298,7 @@ class StagingWriter:
         self.config = config
         self.table_columns = dict(table_columns or {})
         self._normalizer = Normalizer(config, self.table_columns, column_comments)
-        self._chunk = _Chunk()
+        self._chunk = _ChunkRows()
         self._types: dict[str, ColumnType] = {}
         self._parts: list[tuple[Path, PartLayout]] = []
         self._parts_dir: Path | None = None
@@ -366,7 +356,7 @@ class StagingWriter:
 
     def _seal_chunk(self) -> tuple[pa.Table, PartLayout]:
         table, layout = self._chunk.table()
-        self._chunk = _Chunk()
+        self._chunk = _ChunkRows()
         self._types = merge_columns(self._types, {name: kind for name, (kind, _) in layout.items()})
         self.stats.chunks += 1
         self.stats.redacted_values = self._normalizer.redacted_values
@@ -402,7 +392,7 @@ class StagingWriter:
         self._backfill = {
             names[node.id]: (node.path[0], node.path[1:]) for node in flattener.flipped if node.id in names
         }
-        nodes = _nodes_by_id(flattener)
+        nodes = flattener.nodes_by_id()
         paths = {
             name: json_path_text(nodes[node_id].path)
             for name, node_id in self._ids.items()
@@ -486,7 +476,7 @@ class StagingWriter:
         table = self.table_columns
         if not table:
             return
-        nodes = _nodes_by_id(flattener)
+        nodes = flattener.nodes_by_id()
         renamed = []
         for node_id, name in names.items():
             node = nodes.get(node_id)

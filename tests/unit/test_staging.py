@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import parse_timestamp_text
-from daily_provider.normalize import REDACTED, NormalizeConfig
-from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType
+from daily_provider.normalize import NormalizeConfig
+from daily_provider.redaction import REDACTED
+from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, parse_timestamp_text
 from daily_provider.staging import READ_AHEAD_RECORDS, StagingStats, StagingWriter, read_ahead
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
