@@ -6,8 +6,8 @@ One process, one pass: each record is checked against the window and normalized 
 lossless layout (timestamps as their ISO text, a column whose values disagreed as per-value JSON),
 because a column's final type is known only after the window's last record.
 :meth:`StagingWriter.finish` converts each part to the final types and streams it into the
-window's one Parquet file. The one other thread is :func:`read_ahead`'s, which fetches records
-while this one normalizes.
+window's one Parquet file. The one other thread is :func:`~daily_provider.read_ahead.read_ahead`'s,
+which fetches records while this one normalizes.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
@@ -36,6 +34,7 @@ import pyarrow.parquet as pq
 from daily_provider.exceptions import DailyConfigError, DailyError
 from daily_provider.flatten import FlatValue, json_at
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
+from daily_provider.read_ahead import read_ahead
 from daily_provider.redaction import value_text
 from daily_provider.schema import (
     CORE_COLUMNS,
@@ -102,10 +101,7 @@ class _ChunkRows:
         self.core.append(core)
         columns = self.columns
         for name, value, kind in flat:
-            try:
-                columns[name].append((row, value, kind))
-            except KeyError:
-                columns[name] = [(row, value, kind)]
+            columns.setdefault(name, []).append((row, value, kind))
         self.rows = row + 1
 
     def table(self) -> tuple[pa.Table, PartLayout]:
@@ -203,71 +199,9 @@ def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Arr
     )
 
 
-# Records a reader thread may hold ahead of normalizing: a few of the API's pages of 100.
-READ_AHEAD_RECORDS = 1_000
-# How long a caller that stopped early waits for the reader (inside a request, say) to stop.
-_STOP_WAIT_SECONDS = 1.0
-
-
-class _ReaderEnd:
-    """What the reader thread hands over last: None when ``records`` ran out, else its exception."""
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
-
-
-def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Iterator[Any]:
-    """Yield ``records`` in order, read by a thread at most ``limit`` ahead of the caller.
-
-    When the records come from the API, the thread waits for the next page while this one
-    normalizes the last, so staging never adds its time to the requests'. An exception of
-    ``records`` is raised here; when the caller stops early, the thread stops and closes
-    ``records`` (a generator's ``finally`` runs in the thread that ran it).
-    """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=limit)
-    stop = threading.Event()
-
-    def hand_over(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        iterator = iter(records)
-        ended = _ReaderEnd(None)
-        try:
-            for record in iterator:
-                if not hand_over(record):
-                    break
-        except BaseException as exc:  # raised again by the caller, in its own thread
-            ended = _ReaderEnd(exc)
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-        hand_over(ended)
-
-    reader = threading.Thread(target=read, name="daily-logs-read-ahead", daemon=True)
-    reader.start()
-    finished = False
-    try:
-        while not isinstance(item := handoff.get(), _ReaderEnd):
-            yield item
-        finished = True
-        if item.error is not None:
-            raise item.error
-    finally:
-        stop.set()
-        reader.join(timeout=None if finished else _STOP_WAIT_SECONDS)
-
-
 class StagingWriter:
     """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory
-    (and, in :meth:`add_many`, up to :data:`READ_AHEAD_RECORDS` records read ahead).
+    (and, in :meth:`add_many`, up to :data:`~daily_provider.read_ahead.READ_AHEAD_RECORDS` records read ahead).
 
     Use as a context manager: the part files are removed on exit, and so is the output file when
     :meth:`finish` did not complete.
@@ -354,17 +288,13 @@ class StagingWriter:
         for raw in read_ahead(raws):
             self.add(raw)
 
-    def _seal_chunk(self) -> tuple[pa.Table, PartLayout]:
+    def _write_part(self) -> None:
         table, layout = self._chunk.table()
         self._chunk = _ChunkRows()
         self._types = merge_columns(self._types, {name: kind for name, (kind, _) in layout.items()})
         self.stats.chunks += 1
         self.stats.redacted_values = self._normalizer.redacted_values
         self.stats.parse_errors = self._normalizer.parse_errors
-        return table, layout
-
-    def _write_part(self) -> None:
-        table, layout = self._seal_chunk()
         if self._parts_dir is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._parts_dir = Path(tempfile.mkdtemp(prefix=".daily-logs-parts-", dir=self.directory))
@@ -380,7 +310,8 @@ class StagingWriter:
         """Write the window's single Parquet file with its final column types and return it."""
         if self._staged is not None:
             return self._staged
-        last = self._seal_chunk() if self._chunk.rows else None
+        if self._chunk.rows:
+            self._write_part()
         names = self._normalizer.column_names()
         self._report_columns(names)
         columns: dict[str, ColumnType] = {**CORE_COLUMNS, **METADATA_COLUMNS}
@@ -393,11 +324,7 @@ class StagingWriter:
             names[node.id]: (node.path[0], node.path[1:]) for node in flattener.flipped if node.id in names
         }
         nodes = flattener.nodes_by_id()
-        paths = {
-            name: json_path_text(nodes[node_id].path)
-            for name, node_id in self._ids.items()
-            if node_id in nodes
-        }
+        paths = {name: json_path_text(nodes[node_id].path) for name, node_id in self._ids.items()}
         schema = pa.schema([pa.field(name, PHYSICAL_TYPES[kind]) for name, kind in columns.items()])
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="daily-logs-", suffix=".parquet", dir=self.directory)
@@ -422,9 +349,6 @@ class StagingWriter:
                 rows += part.num_rows
                 del part
                 path.unlink()
-            if last is not None:
-                writer.write_table(self._conform(last[0], last[1], columns, schema))
-                rows += last[0].num_rows
         self._staged = StagedWindow(path=self._output, columns=columns, rows=rows, paths=paths)
         self.close()
         return self._staged
@@ -476,17 +400,12 @@ class StagingWriter:
         table = self.table_columns
         if not table:
             return
-        nodes = flattener.nodes_by_id()
-        renamed = []
-        for node_id, name in names.items():
-            node = nodes.get(node_id)
-            if node is None or name in table:
-                continue
-            legacy = legacy_column_name(node.path[0], node.path[1:])
-            if legacy != name and legacy in table:
-                renamed.append((legacy, name))
+        renamed = sorted(
+            (legacy_column_name(node.path[0], node.path[1:]), names[node.id])
+            for node in flattener.nodes_by_id().values()
+            if node.legacy and node.id in names and names[node.id] not in table
+        )
         if renamed:
-            renamed.sort()
             log.info(
                 "the table has %d columns named by the naming rule of 0.1 (e.g. %s); this load adds their "
                 "snake_case names (e.g. %s) and fills only those from now on. The old columns keep their "
