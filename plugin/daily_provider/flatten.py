@@ -307,11 +307,12 @@ class BodyFlattener:
         self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[FlatValue]
     ) -> None:
         policy = self.policy
+        key_rule = policy.key_rule
         children = node.children
         for key, value in obj.items():
             if value is None:  # nothing to hide and no type: no column value
                 continue
-            action, child_rules = policy.key_rule(key, rules)
+            action, child_rules = key_rule(key, rules)
             if action is not None:
                 value = obj[key] = policy.apply(action, value)
                 self.redacted += 1

@@ -101,7 +101,10 @@ class _ChunkRows:
         self.core.append(core)
         columns = self.columns
         for name, value, kind in flat:
-            columns.setdefault(name, []).append((row, value, kind))
+            try:
+                columns[name].append((row, value, kind))
+            except KeyError:
+                columns[name] = [(row, value, kind)]
         self.rows = row + 1
 
     def table(self) -> tuple[pa.Table, PartLayout]:
