@@ -74,7 +74,7 @@ CORE_ORDER = tuple(CORE_COLUMNS)
 _TEXT_TYPES = (str, bytes, bytearray, memoryview)
 # orjson reads an integer literal beyond 64 bits as a float, and every such literal has 19 digits
 # or more: a body with such a run is read again by the stdlib, which keeps integers exact. The run
-# is found by mapping digits to "0" and every other byte to "." (a regex scan costs 6 times more).
+# is found by mapping digits to "0" and every other byte to "." (cheaper than a regex scan).
 _DIGITS_TO_ZEROS = bytes(48 if 48 <= byte <= 57 else 46 for byte in range(256))
 # Per-URL results (endpoint template, redacted URL, masked count): the same routes repeat all window long.
 _URL_CACHE_LIMIT = 65_536
