@@ -9,12 +9,12 @@ names and caps. Bodies must be the caller's own freshly parsed objects: they are
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from daily_provider.maps import MapRules
+from daily_provider.maps import MapBody, MapRules
 from daily_provider.redaction import CompiledPolicy, PathNode
 from daily_provider.schema import (
     BODY_PREFIXES,
@@ -69,10 +69,11 @@ class Node:
     ``admitted`` is None until a value lands at the path, then True (it has a column) or False (the
     table's column cap refused it: its values stay in the body's JSON column). ``is_map``: objects
     at this path are kept whole as JSON (see ``maps.py``). ``keys`` counts the distinct keys seen
-    while the map rule may still call the path a map; None once that is decided.
+    while the map rule may still call the path a map; None once that is decided. ``users``: for a
+    key at a body's root, the endpoints whose bodies had it (the root's map rule is per endpoint).
     """
 
-    __slots__ = ("admitted", "children", "id", "is_map", "keys", "legacy", "new", "path", "plain")
+    __slots__ = ("admitted", "children", "id", "is_map", "keys", "legacy", "new", "path", "plain", "users")
 
     def __init__(self, path: tuple[str, ...], plain: str, node_id: str) -> None:
         self.path = path
@@ -84,18 +85,25 @@ class Node:
         self.new = False  # its column is not in the table yet: it counts toward max_columns
         self.legacy = False  # the table has this path's column under 0.1's name: the new one replaces it
         self.children: dict[str, Node] = {}
+        self.users: set[MapBody] = set()
 
 
 class TableShape:
     """What the normalizer needs to know of the target table: its flattened columns and their types.
 
     The table is where a path's decisions live between windows: a JSON column at a path with no
-    flattened children means a map; flattened children mean an object that is flattened.
+    flattened children means a map; flattened children mean an object that is flattened. A body's
+    root is shared by every endpoint, so the endpoints whose root is a map are kept beside the table
+    (``map_bodies``, see ``warehouses.base.MapStore``).
     """
 
     def __init__(
-        self, columns: Mapping[str, ColumnType] | None = None, comments: Mapping[str, str] | None = None
+        self,
+        columns: Mapping[str, ColumnType] | None = None,
+        comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
+        self.map_bodies = frozenset(map_bodies)
         self.types: dict[str, ColumnType] = {
             name: ColumnType(kind) for name, kind in (columns or {}).items() if name not in FIXED_COLUMNS
         }
@@ -151,6 +159,9 @@ class BodyFlattener:
         self.node_limit = 4 * max(max_columns, self.map_key_threshold or 0) + 64
         self.overflowed = False  # some path was not even tracked (node_limit)
         self.flipped: list[Node] = []  # paths the key-count rule made maps during this window
+        self.map_bodies = set(self.table.map_bodies)  # endpoints whose body root is a map
+        self.new_map_bodies: list[MapBody] = []  # of those, the ones this window's rule decided
+        self._root_keys: dict[MapBody, set[str]] = {}  # each undecided endpoint's root keys so far
         self.redacted = 0
 
     def _node(self, path: tuple[str, ...], plain: str) -> Node:
@@ -167,10 +178,45 @@ class BodyFlattener:
     ) -> None:
         """Redact ``body`` in place and append an entry for each of its flattened columns."""
         rules = self.policy.path_root(prefix)
-        if type(body) is dict and not self.maps.body_is_map(prefix, method, endpoint):
-            self._object(body, self.roots[prefix], 1, rules, out)
+        if type(body) is dict and not self._root_is_map(prefix, method, endpoint, body):
+            root = self.roots[prefix]
+            self._object(body, root, 1, rules, out)
+            if self.map_key_threshold is not None:
+                user = (method or "", endpoint or "", prefix)
+                for key in body:
+                    child = root.children.get(key)
+                    if child is not None:
+                        child.users.add(user)
         elif type(body) is dict or type(body) is list:  # kept whole in the body's own column
             self.redacted += self.policy.redact_tree(body, rules)
+
+    def _root_is_map(
+        self, prefix: str, method: str | None, endpoint: str | None, body: dict[str, Any]
+    ) -> bool:
+        """Whether this endpoint's ``prefix`` body is a map: declared, decided before, or by the key count
+        of this endpoint's bodies alone (every endpoint shares the root's columns)."""
+        declared = self.maps.body_rule(prefix, method, endpoint)
+        if declared is not None:
+            return declared
+        user = (method or "", endpoint or "", prefix)
+        if user in self.map_bodies:
+            return True
+        if self.map_key_threshold is None or endpoint is None:
+            return False
+        keys = self._root_keys.setdefault(user, set())
+        keys.update(body)
+        if len(keys) <= self.map_key_threshold:
+            return False
+        del self._root_keys[user]
+        self.map_bodies.add(user)
+        self.new_map_bodies.append(user)
+        root = self.roots[prefix]
+        for key, child in list(root.children.items()):
+            child.users.discard(user)
+            if not child.users:  # only this endpoint had the key: its column goes (the JSON keeps it)
+                del root.children[key]
+                self._forget([child])
+        return True
 
     def mark(self, out: list[FlatValue]) -> tuple[int, int]:
         """A point :meth:`rollback` can return to."""
@@ -217,8 +263,12 @@ class BodyFlattener:
         node.is_map = True
         node.keys = None
         self.flipped.append(node)
-        stack = list(node.children.values())
+        self._forget(node.children.values())
         node.children = {}
+
+    def _forget(self, nodes: Iterable[Node]) -> None:
+        """Drop the counts of ``nodes`` and the paths below them, which lose their columns."""
+        stack = list(nodes)
         while stack:
             child = stack.pop()
             self.nodes -= 1

@@ -49,6 +49,7 @@ from daily_provider.warehouses.base import (
     STATUS_SUCCESS,
     AnchorStore,
     LoadRecord,
+    MapStore,
     Warehouse,
 )
 from daily_provider.window import Window
@@ -541,6 +542,7 @@ class _Piece:
             chunk_rows=walk.chunk_rows,
             table_columns=walk.table_columns(),
             column_comments=walk.column_comments(),
+            map_bodies=walk.warehouse.map_bodies(walk.table) if isinstance(walk.warehouse, MapStore) else (),
         )
 
     @classmethod
@@ -582,6 +584,8 @@ class _Piece:
         covered = covered_part(self.window, reached_end=stats.reached_end, oldest_seen=stats.oldest_seen)
         try:
             staged = self.writer.finish()
+            if isinstance(walk.warehouse, MapStore):  # before the replace: later windows must agree
+                walk.warehouse.save_map_bodies(walk.table, self.writer.new_map_bodies)
             rows = 0
             if covered is not None:
                 rows = walk.warehouse.replace_window(scope=walk.scope.covering(covered), staged=staged)

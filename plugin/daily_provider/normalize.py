@@ -10,7 +10,7 @@ one :class:`Normalizer` per window; :func:`normalize_record` wraps one for a sin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,7 +20,14 @@ import orjson
 from daily_provider.endpoints import endpoint_template
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.flatten import BodyFlattener, FlatValue, TableShape, dump_json
-from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD, MapPathsArg, MapRules, compile_map_paths
+from daily_provider.maps import (
+    DEFAULT_MAP_KEY_THRESHOLD,
+    DEFAULT_MAP_PATHS,
+    MapBody,
+    MapPathsArg,
+    MapRules,
+    compile_map_paths,
+)
 from daily_provider.redaction import DEFAULT_REDACTION, RedactionPolicy, value_text
 from daily_provider.schema import CORE_COLUMNS, ColumnType, parse_timestamp_text
 from daily_provider.window import parse_timestamp
@@ -33,8 +40,9 @@ class NormalizeConfig:
     ``max_depth``: objects nested deeper are kept as JSON text in the column at the cap.
     ``max_columns``: flattened columns per *table*; keys first seen once it is reached stay only in
     the body's JSON column. ``map_paths``: objects keyed by data, kept as one JSON column (see
-    ``maps.py``). ``map_key_threshold``: an undeclared path whose objects show more distinct keys
-    than this is a map too (None turns that rule off).
+    ``maps.py``). ``default_map_paths``: False declares none of Daily's known maps, leaving
+    ``map_paths`` and the key-count rule. ``map_key_threshold``: an undeclared path whose objects
+    show more distinct keys than this is a map too (None turns that rule off).
     """
 
     redaction: RedactionPolicy = DEFAULT_REDACTION
@@ -42,6 +50,7 @@ class NormalizeConfig:
     max_columns: int = 1000
     map_paths: MapPathsArg | None = None
     map_key_threshold: int | None = DEFAULT_MAP_KEY_THRESHOLD
+    default_map_paths: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_depth, int) or self.max_depth < 1:
@@ -57,7 +66,8 @@ class NormalizeConfig:
             raise DailyConfigError(
                 f"map_key_threshold={threshold!r} must be an integer of at least 1, or None to turn the rule off"
             )
-        object.__setattr__(self, "_maps", compile_map_paths(self.map_paths))
+        defaults = DEFAULT_MAP_PATHS if self.default_map_paths else ()
+        object.__setattr__(self, "_maps", compile_map_paths(self.map_paths, defaults=defaults))
 
     @property
     def maps(self) -> MapRules:
@@ -91,9 +101,10 @@ class Normalizer:
         config: NormalizeConfig = DEFAULT_CONFIG,
         table_columns: Mapping[str, ColumnType] | None = None,
         column_comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
-        """``table_columns`` and ``column_comments`` describe the target table as it is: the map
-        paths, the column cap and clashing names carry over between windows through them."""
+        """``table_columns``, ``column_comments`` and ``map_bodies`` describe the target table as it
+        is: the map paths, the column cap and clashing names carry over between windows through them."""
         self.config = config
         self.policy = config.redaction.compiled
         self.flattener = BodyFlattener(
@@ -102,7 +113,7 @@ class Normalizer:
             max_columns=config.max_columns,
             maps=config.maps,
             map_key_threshold=config.map_key_threshold,
-            table=TableShape(table_columns, column_comments),
+            table=TableShape(table_columns, column_comments, map_bodies),
         )
         self.parse_errors = 0
         self._core_redacted = 0

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from daily_provider.exceptions import DailyConfigError, DailyError
 from daily_provider.flatten import FlatValue, json_at
+from daily_provider.maps import MapBody
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
 from daily_provider.read_ahead import read_ahead
 from daily_provider.redaction import value_text
@@ -195,6 +196,18 @@ def _maps_of(
     return found
 
 
+def _map_body_rows(part: pa.Table, bodies: Iterable[MapBody]) -> dict[str, pa.Array]:
+    """For each body prefix, which rows are calls to an endpoint whose body became a map."""
+    masks: dict[str, pa.Array] = {}
+    if not bodies:
+        return masks
+    calls = list(zip(part.column("method").to_pylist(), part.column("endpoint").to_pylist(), strict=True))
+    for prefix in {prefix for _, _, prefix in bodies}:
+        chosen = {(method, endpoint) for method, endpoint, body in bodies if body == prefix}
+        masks[prefix] = pa.array([((method or ""), endpoint or "") in chosen for method, endpoint in calls])
+    return masks
+
+
 def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Array:
     current = array.to_pylist()
     return pa.array(
@@ -221,6 +234,7 @@ class StagingWriter:
         chunk_rows: int = 10_000,
         table_columns: Mapping[str, ColumnType] | None = None,
         column_comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
         if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows!r} must be a positive integer")
@@ -234,7 +248,7 @@ class StagingWriter:
         self.stats = StagingStats()
         self.config = config
         self.table_columns = dict(table_columns or {})
-        self._normalizer = Normalizer(config, self.table_columns, column_comments)
+        self._normalizer = Normalizer(config, self.table_columns, column_comments, map_bodies)
         self._chunk = _ChunkRows()
         self._types: dict[str, ColumnType] = {}
         self._parts: list[tuple[Path, PartLayout]] = []
@@ -262,6 +276,12 @@ class StagingWriter:
             with contextlib.suppress(FileNotFoundError):
                 self._output.unlink()
             self._output = None
+
+    @property
+    def new_map_bodies(self) -> list[MapBody]:
+        """The endpoints whose body root the key-count rule made a map in this window: the
+        warehouse keeps them beside the table (``MapStore``) so later windows agree."""
+        return list(self._normalizer.flattener.new_map_bodies)
 
     def add(self, raw: Mapping[str, Any]) -> None:
         """Normalize one record into the current chunk; write the chunk once it holds ``chunk_rows``."""
@@ -362,6 +382,7 @@ class StagingWriter:
         """``part`` with every column of the window, each of its final type, in the file's order."""
         count = part.num_rows
         filled = _maps_of(part, self._backfill) if self._backfill else {}
+        not_flat = _map_body_rows(part, self._normalizer.flattener.new_map_bodies)
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -383,6 +404,9 @@ class StagingWriter:
                     array = pa.nulls(count, PHYSICAL_TYPES[final])
                 if name in filled:
                     array = _fill(array, filled[name])
+                mask = not_flat.get(name.partition("__")[0])
+                if mask is not None:  # rows staged before their endpoint's body became a map
+                    array = pc.if_else(mask, pa.nulls(count, array.type), array)
                 arrays.append(array)
         return pa.Table.from_arrays(arrays, schema=schema).combine_chunks()
 

@@ -38,6 +38,7 @@ from daily_provider.warehouses.base import (
     StagedWindow,
     checked_staged_columns,
 )
+from daily_provider.warehouses.duckdb_maps import DuckDBMapStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _table_name(table: str) -> str:
         raise DailyConfigError(str(exc)) from None
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(DuckDBMapStore):
     """Load Daily logs windows into a DuckDB file.
 
     :param path: The DuckDB database file. Its directory must exist; the file is created on first use.
