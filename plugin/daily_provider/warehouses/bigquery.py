@@ -56,6 +56,7 @@ from daily_provider.warehouses.bigquery_columns import (
     plan_columns,
     quote_column,
 )
+from daily_provider.warehouses.bigquery_maps import BigQueryMapStore
 from daily_provider.warehouses.bigquery_names import (
     TableRef,
     default_job_id_prefix,
@@ -121,7 +122,7 @@ ANCHORS_DESCRIPTION = (
 )
 
 
-class BigQueryWarehouse:
+class BigQueryWarehouse(BigQueryMapStore):
     """Load Daily logs windows into BigQuery tables of one dataset.
 
     :param project: Project that holds the dataset and runs the jobs; ``None`` takes the
