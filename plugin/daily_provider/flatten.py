@@ -118,10 +118,6 @@ class TableShape:
             for end in range(1, len(parts)):
                 self.parents.add("__".join(parts[:end]))
 
-    @property
-    def flattened(self) -> int:
-        return len(self.types)
-
 
 class BodyFlattener:
     """Flattens bodies for one window; the column set it admits is shared by all its records.
@@ -150,7 +146,7 @@ class BodyFlattener:
         self._ids = 0
         self.roots = {prefix: self._node((prefix,), prefix) for prefix in BODY_PREFIXES}
         # New columns this window may add: the cap is the table's, not the window's.
-        self.budget = max(0, max_columns - self.table.flattened)
+        self.budget = max(0, max_columns - len(self.table.types))
         self.new_columns = 0
         self.refused = 0  # distinct paths left in the JSON columns by the cap
         self.trimmed = 0  # of those, the ones column_names left out (a clash renamed a table column)
@@ -217,15 +213,6 @@ class BodyFlattener:
                 del root.children[key]
                 self._forget([child])
         return True
-
-    def mark(self, out: list[FlatValue]) -> tuple[int, int]:
-        """A point :meth:`rollback` can return to."""
-        return len(out), self.redacted
-
-    def rollback(self, out: list[FlatValue], mark: tuple[int, int]) -> None:
-        """Forget the entries and redaction counts since ``mark`` (admitted columns stay admitted)."""
-        del out[mark[0] :]
-        self.redacted = mark[1]
 
     def _child(self, node: Node, key: str) -> Node | None:
         """``node``'s child for ``key``, created if the node limit allows; None once it refuses."""

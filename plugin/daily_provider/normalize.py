@@ -180,12 +180,13 @@ class Normalizer:
         data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else bytes(source)
         if b"0000000000000000000" in data.translate(_DIGITS_TO_ZEROS):
             body = _exact_loads(source, body)
-        mark = self.flattener.mark(out)
+        entries, redacted = len(out), self.flattener.redacted
         try:
             self.flattener.flatten(prefix, body, out, method, endpoint)
             return dump_json(body), None, None
         except (RecursionError, ValueError) as exc:  # nested too deep to write back as JSON
-            self.flattener.rollback(out, mark)
+            del out[entries:]  # (paths it admitted stay admitted)
+            self.flattener.redacted = redacted
             text = source if isinstance(source, str) else bytes(source).decode("utf-8", "replace")
             return self._not_json(text, f"the {prefix} body nests too deeply to store as JSON ({exc})")
 

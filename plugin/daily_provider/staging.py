@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
@@ -196,16 +196,15 @@ def _maps_of(
     return found
 
 
-def _map_body_rows(part: pa.Table, bodies: Iterable[MapBody]) -> dict[str, pa.Array]:
+def _map_body_rows(part: pa.Table, bodies: Collection[MapBody]) -> dict[str, pa.Array]:
     """For each body prefix, which rows are calls to an endpoint whose body became a map."""
-    masks: dict[str, pa.Array] = {}
     if not bodies:
-        return masks
+        return {}
     calls = list(zip(part.column("method").to_pylist(), part.column("endpoint").to_pylist(), strict=True))
-    for prefix in {prefix for _, _, prefix in bodies}:
-        chosen = {(method, endpoint) for method, endpoint, body in bodies if body == prefix}
-        masks[prefix] = pa.array([((method or ""), endpoint or "") in chosen for method, endpoint in calls])
-    return masks
+    return {
+        prefix: pa.array([(method or "", endpoint or "", prefix) in bodies for method, endpoint in calls])
+        for prefix in {prefix for _, _, prefix in bodies}
+    }
 
 
 def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Array:
@@ -382,7 +381,7 @@ class StagingWriter:
         """``part`` with every column of the window, each of its final type, in the file's order."""
         count = part.num_rows
         filled = _maps_of(part, self._backfill) if self._backfill else {}
-        not_flat = _map_body_rows(part, self._normalizer.flattener.new_map_bodies)
+        not_flat = _map_body_rows(part, set(self._normalizer.flattener.new_map_bodies))
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -420,7 +419,7 @@ class StagingWriter:
                 "were left only in the request/response JSON columns. Declare map paths for objects keyed "
                 "by data (map_paths) or raise max_columns.",
                 self.config.max_columns,
-                flattener.table.flattened,
+                len(flattener.table.types),
                 "at least " if flattener.overflowed else "",
                 left,
             )
