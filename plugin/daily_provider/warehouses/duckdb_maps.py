@@ -29,25 +29,31 @@ class DuckDBMapStore:
         def _session(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
     def map_bodies(self, table: str) -> set[MapBody]:
-        with self._maps_session("reading", table) as conn:
-            rows = conn.execute(render("duckdb", "find_map_bodies", maps=_MAPS_SQL), {"table_name": table})
+        with self._maps_session("reading", table, create=False) as conn:
+            try:
+                rows = conn.execute(
+                    render("duckdb", "find_map_bodies", maps=_MAPS_SQL), {"table_name": table}
+                )
+            except duckdb.CatalogException:  # no map body was ever saved in this file
+                return set()
             return {(method, endpoint, body) for method, endpoint, body in rows.fetchall()}
 
     def save_map_bodies(self, table: str, bodies: Sequence[MapBody]) -> None:
         if not bodies:
             return
         save = render("duckdb", "save_map_body", maps=_MAPS_SQL)
-        with self._maps_session("recording", table) as conn:
+        with self._maps_session("recording", table, create=True) as conn:
             for method, endpoint, body in bodies:
                 conn.execute(
                     save, {"table_name": table, "method": method, "endpoint": endpoint, "body": body}
                 )
 
     @contextmanager
-    def _maps_session(self, doing: str, table: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _maps_session(self, doing: str, table: str, *, create: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._session() as conn:
             try:
-                conn.execute(render("duckdb", "create_maps_table", maps=_MAPS_SQL))
+                if create:
+                    conn.execute(render("duckdb", "create_maps_table", maps=_MAPS_SQL))
                 yield conn
             except duckdb.Error as exc:
                 raise WarehouseError(
