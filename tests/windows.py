@@ -11,7 +11,7 @@ from typing import Any
 
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.staging import StagingStats, StagingWriter
-from daily_provider.warehouses.base import Warehouse
+from daily_provider.warehouses.base import MapStore, Warehouse
 from daily_provider.window import Window
 from tests.scopes import replace_scope
 
@@ -56,6 +56,7 @@ def load_records(
     *,
     table: str,
     config: NormalizeConfig | None = None,
+    chunk_rows: int = 10_000,
 ) -> StagingStats:
     """Stage ``records`` against ``table``'s current columns and replace ``window`` with them."""
     columns = warehouse.table_columns(table)  # type: ignore[attr-defined]
@@ -65,11 +66,15 @@ def load_records(
         loaded_at=LOADED_AT,
         window=window,
         config=config or NormalizeConfig(),
+        chunk_rows=chunk_rows,
         table_columns=columns,
         column_comments=warehouse.column_comments(table),  # type: ignore[attr-defined]
+        map_bodies=warehouse.map_bodies(table) if isinstance(warehouse, MapStore) else (),
     ) as writer:
         for raw in records:
             writer.add(raw)
         staged = writer.finish()
+        if isinstance(warehouse, MapStore):
+            warehouse.save_map_bodies(table, writer.new_map_bodies)
     warehouse.replace_window(scope=replace_scope(table, "api", window), staged=staged)
     return writer.stats

@@ -1,25 +1,21 @@
 """Flattening of parsed bodies into typed column values, redacting them in place on the way.
 
-One pass over a parsed body does both jobs, because both must visit every key: sensitive
-values are replaced inside the body (so the stored JSON is redacted too) and every scalar,
-list or capped object up to ``max_depth`` becomes a column value. :class:`BodyFlattener` owns
-the window's column names and caps and returns :data:`FlatValue` triples.
-
-Bodies must be the caller's own freshly parsed objects: they are changed in place.
+One pass over a parsed body does both jobs, because both must visit every key: sensitive values
+are replaced inside the body (so the stored JSON is redacted too) and every scalar, list or capped
+object up to ``max_depth`` becomes a column value. :class:`BodyFlattener` owns the window's column
+names and caps. Bodies must be the caller's own freshly parsed objects: they are changed in place.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from daily_provider.maps import MapRules
-from daily_provider.redaction import Action, CompiledPolicy, PathNode
+from daily_provider.maps import MapBody, MapRules
+from daily_provider.redaction import CompiledPolicy, PathNode
 from daily_provider.schema import (
     BODY_PREFIXES,
     FIXED_COLUMNS,
@@ -30,67 +26,16 @@ from daily_provider.schema import (
     json_path_text,
     legacy_column_name,
     name_parts,
+    parse_timestamp_text,
     unique_column_name,
 )
 
-BOOL = ColumnType.BOOL
-INT64 = ColumnType.INT64
-FLOAT64 = ColumnType.FLOAT64
-STRING = ColumnType.STRING
-TIMESTAMP = ColumnType.TIMESTAMP
-JSON = ColumnType.JSON
-
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-# orjson reads an integer literal beyond 64 bits as a float; such a float is at least 2**63.
-_BIG_FLOAT = 9223372036854775808.0
-
-_TIMESTAMP_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
-)
-# Daily's own form, 2024-03-15T18:42:00.000Z: nearly every timestamp in its bodies.
-_MILLIS_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 # One flattened value of a body: (its path's node id, value, its type); BodyFlattener.column_names
 # gives the column of each node id.
 FlatValue = tuple[str, Any, ColumnType]
-
-
-class BigNumber(Exception):
-    """The body holds an integer orjson could only read as a float; read it again exactly."""
-
-
-def parse_timestamp_text(text: str) -> datetime | None:
-    """The aware UTC datetime of a full ISO-8601 date-time with ``Z`` or an offset, else None.
-
-    Only ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM)`` counts: dates alone, naive times and
-    sub-microsecond fractions stay text, so a TIMESTAMP column never loses what the text said.
-    """
-    if not (20 <= len(text) <= 32 and text[10] == "T" and text[4] == "-"):
-        return None
-    match = _TIMESTAMP_TEXT.fullmatch(text)
-    if match is None:
-        return None
-    fraction, zone = match.group(1), match.group(2)
-    iso = text
-    # Python 3.10's fromisoformat takes neither "Z" nor fractions other than 3 or 6 digits.
-    if zone == "Z" or (fraction and len(fraction) not in (4, 7)):
-        iso = text[:19] + (fraction.ljust(7, "0") if fraction else "") + ("+00:00" if zone == "Z" else zone)
-    try:
-        return datetime.fromisoformat(iso).astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
-def is_timestamp_text(text: str) -> bool:
-    """``parse_timestamp_text(text) is not None``, without building the datetime for Daily's own form."""
-    if len(text) == 24 and text[23] == "Z" and _MILLIS_UTC_TEXT.fullmatch(text) is not None:
-        try:  # the pattern fixes the shape; the calendar (month 13, Feb 30, hour 24) is checked here
-            datetime.fromisoformat(text[:23])
-        except ValueError:
-            return False
-        return True
-    return parse_timestamp_text(text) is not None
 
 
 def dump_json(value: Any) -> str:
@@ -101,107 +46,64 @@ def dump_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def redact_tree(
-    policy: CompiledPolicy, root: dict[str, Any] | list[Any], rules: PathNode | None, check_big_numbers: bool
-) -> int:
-    """Redact a subtree that is kept as JSON (lists, objects past the depth cap) in place; return the count."""
-    unmasked = policy.unmasked_keys
-    redacted = 0
-    stack: list[tuple[Any, PathNode | None]] = [(root, rules)]
-    while stack:
-        value, rules = stack.pop()
-        if type(value) is dict:
-            if rules is None:
-                # Without path rules only the key rule counts, and most keys here are already known
-                # to be unmasked (a masked user name beside ids and times): skip _key_rule for those.
-                for key, item in value.items():
-                    if item is not None and key not in unmasked:
-                        action = policy.key_action(key)
-                        if action is not None and action != "keep":
-                            value[key] = policy.apply(action, item)
-                            redacted += 1
-                            continue
-                    item_type = type(item)
-                    if item_type is dict or item_type is list:
-                        stack.append((item, None))
-                    elif (
-                        item_type is float
-                        and check_big_numbers
-                        and (item >= _BIG_FLOAT or item <= -_BIG_FLOAT)
-                    ):
-                        raise BigNumber
-                continue
-            for key, item in value.items():
-                if item is None:
-                    continue
-                action, child_rules = _key_rule(policy, key, rules)
-                if action is not None:
-                    value[key] = policy.apply(action, item)
-                    redacted += 1
-                    continue
-                item_type = type(item)
-                if item_type is dict or item_type is list:
-                    stack.append((item, child_rules))
-                elif item_type is float and check_big_numbers and (item >= _BIG_FLOAT or item <= -_BIG_FLOAT):
-                    raise BigNumber
-        else:
-            for item in value:
-                item_type = type(item)
-                if item_type is dict or item_type is list:
-                    stack.append((item, rules))  # list items share their list's path
-                elif item_type is float and check_big_numbers and (item >= _BIG_FLOAT or item <= -_BIG_FLOAT):
-                    raise BigNumber
-    return redacted
-
-
-def _key_rule(
-    policy: CompiledPolicy, key: str, rules: PathNode | None
-) -> tuple[Action | None, PathNode | None]:
-    """The action for ``key`` below a path-rule node (None for keep) and the rules of its children."""
-    action = policy.key_action(key)  # cached per key by the policy
-    child_rules = None
-    if rules is not None:
-        rule = rules.get(key.lower())
-        if rule is not None:
-            child_rules = rule[1] or None
-            if rule[0] is not None:
-                action = rule[0]
-    return (None if action == "keep" else action), child_rules
+def _scalar(value: Any) -> tuple[Any, ColumnType]:
+    """A JSON scalar's column value and type (TIMESTAMP values stay their text, see schema)."""
+    kind = type(value)
+    if kind is str:
+        is_time = len(value) >= 20 and parse_timestamp_text(value) is not None
+        return value, ColumnType.TIMESTAMP if is_time else ColumnType.STRING
+    if kind is bool:
+        return value, ColumnType.BOOL
+    if kind is int:
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return value, ColumnType.INT64
+        return str(value), ColumnType.STRING
+    if kind is float:
+        return value, ColumnType.FLOAT64
+    return str(value), ColumnType.STRING  # not produced by a JSON parser; text rather than a failed load
 
 
 class Node:
-    """One path inside a body: its column state, its children and, while undecided, its keys.
+    """One path inside a body: whether it has a column, its children and, while undecided, its keys.
 
-    ``state`` is None until a value lands at the path, then True (it has a column) or False (the
+    ``admitted`` is None until a value lands at the path, then True (it has a column) or False (the
     table's column cap refused it: its values stay in the body's JSON column). ``is_map``: objects
     at this path are kept whole as JSON (see ``maps.py``). ``keys`` counts the distinct keys seen
-    while the map rule may still call the path a map; None once that is decided.
+    while the map rule may still call the path a map; None once that is decided. ``users``: for a
+    key at a body's root, the endpoints whose bodies had it (the root's map rule is per endpoint).
     """
 
-    __slots__ = ("children", "id", "is_map", "keys", "legacy", "new", "path", "plain", "state")
+    __slots__ = ("admitted", "children", "id", "is_map", "keys", "legacy", "new", "path", "plain", "users")
 
     def __init__(self, path: tuple[str, ...], plain: str, node_id: str) -> None:
         self.path = path
         self.plain = plain  # the column name when no sibling key clashes (schema.column_name)
         self.id = node_id
-        self.state: bool | None = None
+        self.admitted: bool | None = None
         self.is_map = False
         self.keys: set[str] | None = None
         self.new = False  # its column is not in the table yet: it counts toward max_columns
         self.legacy = False  # the table has this path's column under 0.1's name: the new one replaces it
         self.children: dict[str, Node] = {}
+        self.users: set[MapBody] = set()
 
 
 class TableShape:
     """What the normalizer needs to know of the target table: its flattened columns and their types.
 
     The table is where a path's decisions live between windows: a JSON column at a path with no
-    flattened children means a map; flattened children mean an object that is flattened.
+    flattened children means a map; flattened children mean an object that is flattened. A body's
+    root is shared by every endpoint, so the endpoints whose root is a map are kept beside the table
+    (``map_bodies``, see ``warehouses.base.MapStore``).
     """
 
     def __init__(
-        self, columns: Mapping[str, ColumnType] | None = None, comments: Mapping[str, str] | None = None
+        self,
+        columns: Mapping[str, ColumnType] | None = None,
+        comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
+        self.map_bodies = frozenset(map_bodies)
         self.types: dict[str, ColumnType] = {
             name: ColumnType(kind) for name, kind in (columns or {}).items() if name not in FIXED_COLUMNS
         }
@@ -215,10 +117,6 @@ class TableShape:
             parts = name.split("__")
             for end in range(1, len(parts)):
                 self.parents.add("__".join(parts[:end]))
-
-    @property
-    def flattened(self) -> int:
-        return len(self.types)
 
 
 class BodyFlattener:
@@ -248,7 +146,7 @@ class BodyFlattener:
         self._ids = 0
         self.roots = {prefix: self._node((prefix,), prefix) for prefix in BODY_PREFIXES}
         # New columns this window may add: the cap is the table's, not the window's.
-        self.budget = max(0, max_columns - self.table.flattened)
+        self.budget = max(0, max_columns - len(self.table.types))
         self.new_columns = 0
         self.refused = 0  # distinct paths left in the JSON columns by the cap
         self.trimmed = 0  # of those, the ones column_names left out (a clash renamed a table column)
@@ -257,8 +155,10 @@ class BodyFlattener:
         self.node_limit = 4 * max(max_columns, self.map_key_threshold or 0) + 64
         self.overflowed = False  # some path was not even tracked (node_limit)
         self.flipped: list[Node] = []  # paths the key-count rule made maps during this window
+        self.map_bodies = set(self.table.map_bodies)  # endpoints whose body root is a map
+        self.new_map_bodies: list[MapBody] = []  # of those, the ones this window's rule decided
+        self._root_keys: dict[MapBody, set[str]] = {}  # each undecided endpoint's root keys so far
         self.redacted = 0
-        self.check_big_numbers = True
 
     def _node(self, path: tuple[str, ...], plain: str) -> Node:
         self._ids += 1
@@ -274,25 +174,45 @@ class BodyFlattener:
     ) -> None:
         """Redact ``body`` in place and append an entry for each of its flattened columns."""
         rules = self.policy.path_root(prefix)
-        kind = type(body)
-        if kind is dict:
-            if self.maps.body_is_map(prefix, method, endpoint):  # kept whole in the body's own column
-                self.redacted += redact_tree(self.policy, body, rules, self.check_big_numbers)
-            else:
-                self._object(body, self.roots[prefix], 1, rules, out)
-        elif kind is list:
-            self.redacted += redact_tree(self.policy, body, rules, self.check_big_numbers)
-        elif kind is float and self.check_big_numbers and (body >= _BIG_FLOAT or body <= -_BIG_FLOAT):
-            raise BigNumber
+        if type(body) is dict and not self._root_is_map(prefix, method, endpoint, body):
+            root = self.roots[prefix]
+            self._object(body, root, 1, rules, out)
+            if self.map_key_threshold is not None:
+                user = (method or "", endpoint or "", prefix)
+                for key in body:
+                    child = root.children.get(key)
+                    if child is not None:
+                        child.users.add(user)
+        elif type(body) is dict or type(body) is list:  # kept whole in the body's own column
+            self.redacted += self.policy.redact_tree(body, rules)
 
-    def mark(self, out: list[FlatValue]) -> tuple[int, int]:
-        """A point :meth:`rollback` can return to."""
-        return len(out), self.redacted
-
-    def rollback(self, out: list[FlatValue], mark: tuple[int, int]) -> None:
-        """Forget the entries and redaction counts since ``mark`` (admitted columns stay admitted)."""
-        del out[mark[0] :]
-        self.redacted = mark[1]
+    def _root_is_map(
+        self, prefix: str, method: str | None, endpoint: str | None, body: dict[str, Any]
+    ) -> bool:
+        """Whether this endpoint's ``prefix`` body is a map: declared, decided before, or by the key count
+        of this endpoint's bodies alone (every endpoint shares the root's columns)."""
+        declared = self.maps.body_rule(prefix, method, endpoint)
+        if declared is not None:
+            return declared
+        user = (method or "", endpoint or "", prefix)
+        if user in self.map_bodies:
+            return True
+        if self.map_key_threshold is None or endpoint is None:
+            return False
+        keys = self._root_keys.setdefault(user, set())
+        keys.update(body)
+        if len(keys) <= self.map_key_threshold:
+            return False
+        del self._root_keys[user]
+        self.map_bodies.add(user)
+        self.new_map_bodies.append(user)
+        root = self.roots[prefix]
+        for key, child in list(root.children.items()):
+            child.users.discard(user)
+            if not child.users:  # only this endpoint had the key: its column goes (the JSON keeps it)
+                del root.children[key]
+                self._forget([child])
+        return True
 
     def _child(self, node: Node, key: str) -> Node | None:
         """``node``'s child for ``key``, created if the node limit allows; None once it refuses."""
@@ -319,7 +239,7 @@ class BodyFlattener:
         table = self.table
         if node.plain in table.parents:  # the table flattens this path already
             return
-        if table.types.get(node.plain) is JSON:  # kept whole before: stays whole
+        if table.types.get(node.plain) is ColumnType.JSON:  # kept whole before: stays whole
             node.is_map = True
             return
         if self.map_key_threshold is not None:
@@ -330,14 +250,18 @@ class BodyFlattener:
         node.is_map = True
         node.keys = None
         self.flipped.append(node)
-        stack = list(node.children.values())
+        self._forget(node.children.values())
         node.children = {}
+
+    def _forget(self, nodes: Iterable[Node]) -> None:
+        """Drop the counts of ``nodes`` and the paths below them, which lose their columns."""
+        stack = list(nodes)
         while stack:
             child = stack.pop()
             self.nodes -= 1
-            if child.state and child.new:
+            if child.admitted and child.new:
                 self.new_columns -= 1
-            elif child.state is False:
+            elif child.admitted is False:
                 self.refused -= 1
             stack.extend(child.children.values())
 
@@ -349,16 +273,16 @@ class BodyFlattener:
         """
         table = self.table.types
         if node.plain in table:
-            node.state = True
+            node.admitted = True
         elif legacy_column_name(node.path[0], node.path[1:]) in table:
-            node.state = node.legacy = True
+            node.admitted = node.legacy = True
         elif self.new_columns < self.budget:
-            node.state = node.new = True
+            node.admitted = node.new = True
             self.new_columns += 1
         else:
-            node.state = False
+            node.admitted = False
             self.refused += 1
-        return node.state
+        return node.admitted
 
     def column_names(self) -> dict[str, str]:
         """The column of each admitted path's node id, named from the window's keys (schema.name_parts).
@@ -378,7 +302,7 @@ class BodyFlattener:
             for key in sorted(node.children):
                 child = node.children[key]
                 child_parts = [*parts, mapping[key]]
-                if child.state:
+                if child.admitted:
                     name = unique_column_name(join_name(parts[0], child_parts[1:]), child.path, taken)
                     taken.add(name)
                     names[child.id] = name
@@ -420,68 +344,62 @@ class BodyFlattener:
         self, obj: dict[str, Any], node: Node, depth: int, rules: PathNode | None, out: list[FlatValue]
     ) -> None:
         policy = self.policy
+        key_rule = policy.key_rule
         children = node.children
         for key, value in obj.items():
             if value is None:  # nothing to hide and no type: no column value
                 continue
-            action, child_rules = _key_rule(policy, key, rules)
+            action, child_rules = key_rule(key, rules)
             if action is not None:
                 value = obj[key] = policy.apply(action, value)
                 self.redacted += 1
-                kind = STRING
+                kind = ColumnType.STRING
+            elif type(value) is dict:
+                child = children.get(key) or self._child(node, key)
+                if (
+                    child is not None
+                    and depth < self.max_depth
+                    and not child.is_map
+                    and (child.keys is None or self._still_fields(child, value))
+                ):
+                    self._object(value, child, depth + 1, child_rules, out)
+                    continue
+                self.redacted += policy.redact_tree(value, child_rules)
+                value, kind = dump_json(value), ColumnType.JSON
+            elif type(value) is list:
+                self.redacted += policy.redact_tree(value, child_rules)
+                value, kind = dump_json(value), ColumnType.JSON
             else:
-                value_type = type(value)
-                if value_type is str:
-                    kind = (
-                        TIMESTAMP
-                        if len(value) >= 20 and value[4] == "-" and is_timestamp_text(value)
-                        else STRING
-                    )
-                elif value_type is dict:
-                    child = children.get(key) or self._child(node, key)
-                    if child is None:
-                        self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
-                        continue
-                    if depth < self.max_depth and not child.is_map:
-                        keys = child.keys
-                        if keys is None:
-                            self._object(value, child, depth + 1, child_rules, out)
-                            continue
-                        keys.update(value)
-                        if len(keys) <= self.map_key_threshold:  # type: ignore[operator]
-                            self._object(value, child, depth + 1, child_rules, out)
-                            continue
-                        self._flip(child)
-                    self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
-                    value = dump_json(value)
-                    kind = JSON
-                elif value_type is list:
-                    self.redacted += redact_tree(policy, value, child_rules, self.check_big_numbers)
-                    value = dump_json(value)
-                    kind = JSON
-                elif value_type is bool:
-                    kind = BOOL
-                elif value_type is int:
-                    if _INT64_MIN <= value <= _INT64_MAX:
-                        kind = INT64
-                    else:
-                        value = str(value)
-                        kind = STRING
-                elif value_type is float:
-                    if self.check_big_numbers and (value >= _BIG_FLOAT or value <= -_BIG_FLOAT):
-                        raise BigNumber
-                    kind = FLOAT64
-                else:  # not produced by a JSON parser; kept as text rather than failing the load
-                    value = str(value)
-                    kind = STRING
+                value, kind = _scalar(value)
             child = children.get(key) or self._child(node, key)
             if child is None:
                 continue
-            state = child.state
-            if state is None:
-                state = self._admit(child)
-            if state:
+            admitted = child.admitted
+            if admitted is None:
+                admitted = self._admit(child)
+            if admitted:
                 out.append((child.id, value, kind))
+
+    def _still_fields(self, node: Node, obj: dict[str, Any]) -> bool:
+        """Count ``obj``'s keys at ``node``, which the key-count rule still watches; once they pass
+        the threshold the path is a map (False)."""
+        keys = node.keys
+        assert keys is not None and self.map_key_threshold is not None
+        keys.update(obj)
+        if len(keys) <= self.map_key_threshold:
+            return True
+        self._flip(node)
+        return False
+
+    def nodes_by_id(self) -> dict[str, Node]:
+        """Every path's node, by node id."""
+        found: dict[str, Node] = {}
+        stack = list(self.roots.values())
+        while stack:
+            node = stack.pop()
+            found[node.id] = node
+            stack.extend(node.children.values())
+        return found
 
 
 def json_at(body: Any, path: tuple[str, ...]) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from daily_provider.hooks.client import DailyClient, WalkStats
 from daily_provider.load_spec import LoadSpec
 from daily_provider.load_summary import LoadSummary
+from daily_provider.maps import MapBody
 from daily_provider.schema import ColumnType
 from daily_provider.scope import LoadScope, covered_part
 from daily_provider.staging import StagingStats, StagingWriter
@@ -33,6 +34,7 @@ from daily_provider.warehouses.base import (
     STATUS_RUNNING,
     STATUS_SUCCESS,
     LoadRecord,
+    MapStore,
     Warehouse,
     anchor_store_of,
 )
@@ -100,6 +102,12 @@ class WalkLoader:
         """The target table's column comments: a flattened column's original JSON path."""
         read = getattr(self.warehouse, "column_comments", None)
         return dict(read(self.spec.table)) if read is not None else {}
+
+    def map_bodies(self) -> set[MapBody]:
+        """The endpoints whose body the table keeps whole (``daily_logs_maps``), when it keeps any."""
+        if isinstance(self.warehouse, MapStore):
+            return self.warehouse.map_bodies(self.spec.table)
+        return set()
 
     def load(self, walked: Window, windows: list[Window]) -> list[LoadSummary]:
         """Walk ``walked`` once and load ``windows`` (newest first, tiling it), each replaced on its own."""
@@ -172,6 +180,7 @@ class WindowAttempt:
             chunk_rows=spec.chunk_rows,
             table_columns=walk.table_columns(),
             column_comments=walk.column_comments(),
+            map_bodies=walk.map_bodies(),
         )
 
     @classmethod
@@ -214,6 +223,8 @@ class WindowAttempt:
         covered = covered_part(self.window, reached_end=stats.reached_end, oldest_seen=stats.oldest_seen)
         try:
             staged = self.writer.finish()
+            if isinstance(walk.warehouse, MapStore):  # before the replace: later windows must agree
+                walk.warehouse.save_map_bodies(walk.spec.table, self.writer.new_map_bodies)
             rows = 0
             if covered is not None:
                 rows = walk.warehouse.replace_window(scope=walk.scope.covering(covered), staged=staged)

@@ -4,6 +4,8 @@ Flattening such an object would turn every room a domain ever had into a column.
 when it is declared (Daily's known maps below, or the ``map_paths`` a user gives), or when the
 table already stores it as one JSON column, or, for a path nobody declared, when its objects show
 more than ``map_key_threshold`` distinct keys (the normalizer applies that rule, see ``flatten``).
+At a body's root the rule counts each endpoint's keys on their own, and its decisions are kept
+beside the table by the warehouse (:class:`~daily_provider.warehouses.base.MapStore`).
 
 A map path is written as the body (``request`` or ``response``) and the keys below it joined by
 dots, as they appear in Daily's JSON: ``request.payload.sip_headers``. A whole body can be
@@ -34,6 +36,8 @@ DEFAULT_MAP_PATHS: tuple[str, ...] = (
 DEFAULT_MAP_KEY_THRESHOLD = 50
 
 MapPathsArg = Mapping[str, bool] | Iterable[str]
+# A whole body kept as a map for one endpoint: (method or "", endpoint template, "request"/"response").
+MapBody = tuple[str, str, str]
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -44,20 +48,20 @@ class MapRules:
 
     paths: frozenset[tuple[str, ...]] = frozenset()
     not_paths: frozenset[tuple[str, ...]] = frozenset()
-    # (method or "", endpoint template, body prefix)
-    bodies: frozenset[tuple[str, str, str]] = frozenset()
-    not_bodies: frozenset[tuple[str, str, str]] = frozenset()
+    bodies: frozenset[MapBody] = frozenset()
+    not_bodies: frozenset[MapBody] = frozenset()
 
-    def body_is_map(self, prefix: str, method: str | None, endpoint: str | None) -> bool:
-        """True when the whole ``prefix`` body of calls to ``method endpoint`` is declared a map."""
-        if not self.bodies or endpoint is None:
-            return False
+    def body_rule(self, prefix: str, method: str | None, endpoint: str | None) -> bool | None:
+        """Whether the whole ``prefix`` body of calls to ``method endpoint`` is declared a map (True),
+        undeclared (False), or neither (None: the key-count rule decides)."""
+        if endpoint is None or not (self.bodies or self.not_bodies):
+            return None
         for key in ((method or "", endpoint, prefix), ("", endpoint, prefix)):
             if key in self.not_bodies:
                 return False
             if key in self.bodies:
                 return True
-        return False
+        return None
 
 
 def parse_map_path(spec: str) -> tuple[str, str, tuple[str, ...]]:

@@ -3,15 +3,14 @@
 The core columns come from the record's top-level fields; ``request`` and ``response`` (JSON
 encoded strings in Daily's answer) are parsed, redacted, stored as compact JSON text and
 flattened into ``request__*`` / ``response__*`` columns. A body that is not JSON is not an
-error: its masked text and the parser's message get their own columns. :class:`Normalizer`
-carries the state one window shares (admitted columns, caches, counters); the staging writer
-runs one per window, and :func:`normalize_record` wraps one for a single record.
+error: its masked text and the parser's message get their own columns. The staging writer runs
+one :class:`Normalizer` per window; :func:`normalize_record` wraps one for a single record.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,52 +19,30 @@ import orjson
 
 from daily_provider.endpoints import endpoint_template
 from daily_provider.exceptions import DailyConfigError
-from daily_provider.flatten import (
-    BigNumber,
-    BodyFlattener,
-    FlatValue,
-    TableShape,
-    dump_json,
-    parse_timestamp_text,
+from daily_provider.flatten import BodyFlattener, FlatValue, TableShape, dump_json
+from daily_provider.maps import (
+    DEFAULT_MAP_KEY_THRESHOLD,
+    DEFAULT_MAP_PATHS,
+    MapBody,
+    MapPathsArg,
+    MapRules,
+    compile_map_paths,
 )
-from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD, MapPathsArg, MapRules, compile_map_paths
-from daily_provider.redaction import (
-    DEFAULT_REDACTION,
-    REDACTED,
-    Action,
-    RedactionPolicy,
-    redact_url,
-    value_text,
-)
-from daily_provider.schema import CORE_COLUMNS, ColumnType
+from daily_provider.redaction import DEFAULT_REDACTION, RedactionPolicy, value_text
+from daily_provider.schema import CORE_COLUMNS, ColumnType, parse_timestamp_text
 from daily_provider.window import parse_timestamp
-
-__all__ = [
-    "DEFAULT_REDACTION",
-    "REDACTED",
-    "Action",
-    "FlatValue",
-    "NormalizeConfig",
-    "Normalizer",
-    "RedactionPolicy",
-    "endpoint_template",
-    "normalize_record",
-    "redact_url",
-]
 
 
 @dataclass(frozen=True)
 class NormalizeConfig:
     """How records become rows.
 
-    ``max_depth``: keys nested deeper than this many levels are not flattened; the object at the
-    cap is stored as JSON text in its column. ``max_columns``: flattened columns per *table*: a
-    window adds new columns only while the table has fewer; paths first seen after the cap is
-    reached are not flattened (their values stay in the body's JSON column). ``map_paths``: paths
-    whose objects are data keyed by names or ids, kept as one JSON column (see ``maps.py``; a list
-    declares, ``{path: False}`` undeclares, Daily's known maps are declared by default).
-    ``map_key_threshold``: a path nobody declared whose objects show more distinct keys than this
-    is a map too (None turns that rule off).
+    ``max_depth``: objects nested deeper are kept as JSON text in the column at the cap.
+    ``max_columns``: flattened columns per *table*; keys first seen once it is reached stay only in
+    the body's JSON column. ``map_paths``: objects keyed by data, kept as one JSON column (see
+    ``maps.py``). ``default_map_paths``: False declares none of Daily's known maps, leaving
+    ``map_paths`` and the key-count rule. ``map_key_threshold``: an undeclared path whose objects
+    show more distinct keys than this is a map too (None turns that rule off).
     """
 
     redaction: RedactionPolicy = DEFAULT_REDACTION
@@ -73,6 +50,7 @@ class NormalizeConfig:
     max_columns: int = 1000
     map_paths: MapPathsArg | None = None
     map_key_threshold: int | None = DEFAULT_MAP_KEY_THRESHOLD
+    default_map_paths: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_depth, int) or self.max_depth < 1:
@@ -88,7 +66,8 @@ class NormalizeConfig:
             raise DailyConfigError(
                 f"map_key_threshold={threshold!r} must be an integer of at least 1, or None to turn the rule off"
             )
-        object.__setattr__(self, "_maps", compile_map_paths(self.map_paths))
+        defaults = DEFAULT_MAP_PATHS if self.default_map_paths else ()
+        object.__setattr__(self, "_maps", compile_map_paths(self.map_paths, defaults=defaults))
 
     @property
     def maps(self) -> MapRules:
@@ -99,15 +78,14 @@ class NormalizeConfig:
 
 DEFAULT_CONFIG = NormalizeConfig()
 
-# The order of the core values a Normalizer returns; it is CORE_COLUMNS' order.
-CORE_ORDER = (
-    "id", "created_at", "source", "method", "url", "endpoint", "status", "is_error", "ip", "user_id",
-    "domain_id", "request", "response", "request_text", "response_text", "request_parse_error",
-    "response_parse_error",
-)  # fmt: skip
-assert tuple(CORE_COLUMNS) == CORE_ORDER, "CORE_ORDER must follow schema.CORE_COLUMNS"
+# The order of the core values a Normalizer returns.
+CORE_ORDER = tuple(CORE_COLUMNS)
 
 _TEXT_TYPES = (str, bytes, bytearray, memoryview)
+# orjson reads an integer literal beyond 64 bits as a float, and every such literal has 19 digits
+# or more: a body with such a run is read again by the stdlib, which keeps integers exact. The run
+# is found by mapping digits to "0" and every other byte to "." (cheaper than a regex scan).
+_DIGITS_TO_ZEROS = bytes(48 if 48 <= byte <= 57 else 46 for byte in range(256))
 # Per-URL results (endpoint template, redacted URL, masked count): the same routes repeat all window long.
 _URL_CACHE_LIMIT = 65_536
 
@@ -123,9 +101,10 @@ class Normalizer:
         config: NormalizeConfig = DEFAULT_CONFIG,
         table_columns: Mapping[str, ColumnType] | None = None,
         column_comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
-        """``table_columns`` and ``column_comments`` describe the target table as it is: the map
-        paths, the column cap and clashing names carry over between windows through them."""
+        """``table_columns``, ``column_comments`` and ``map_bodies`` describe the target table as it
+        is: the map paths, the column cap and clashing names carry over between windows through them."""
         self.config = config
         self.policy = config.redaction.compiled
         self.flattener = BodyFlattener(
@@ -134,7 +113,7 @@ class Normalizer:
             max_columns=config.max_columns,
             maps=config.maps,
             map_key_threshold=config.map_key_threshold,
-            table=TableShape(table_columns, column_comments),
+            table=TableShape(table_columns, column_comments, map_bodies),
         )
         self.parse_errors = 0
         self._core_redacted = 0
@@ -198,24 +177,16 @@ class Normalizer:
                 body = orjson.loads(source)
             except orjson.JSONDecodeError as exc:
                 return self._not_json(source, str(exc))
-        flattener = self.flattener
-        mark = flattener.mark(out)
+        data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else bytes(source)
+        if b"0000000000000000000" in data.translate(_DIGITS_TO_ZEROS):
+            body = _exact_loads(source, body)
+        entries, redacted = len(out), self.flattener.redacted
         try:
-            try:
-                flattener.flatten(prefix, body, out, method, endpoint)
-            except BigNumber:
-                flattener.rollback(out, mark)
-                body = _exact_loads(source)
-                flattener.check_big_numbers = False
-                if body is None:  # only orjson reads it; keep its floats
-                    body = orjson.loads(source)
-                try:
-                    flattener.flatten(prefix, body, out, method, endpoint)
-                finally:
-                    flattener.check_big_numbers = True
+            self.flattener.flatten(prefix, body, out, method, endpoint)
             return dump_json(body), None, None
         except (RecursionError, ValueError) as exc:  # nested too deep to write back as JSON
-            flattener.rollback(out, mark)
+            del out[entries:]  # (paths it admitted stay admitted)
+            self.flattener.redacted = redacted
             text = source if isinstance(source, str) else bytes(source).decode("utf-8", "replace")
             return self._not_json(text, f"the {prefix} body nests too deeply to store as JSON ({exc})")
 
@@ -277,14 +248,15 @@ class Normalizer:
         ), entries
 
 
-def _exact_loads(source: str | bytes | bytearray | memoryview) -> Any:
-    """Parse with the stdlib, which keeps integers of any size exact; None if it refuses."""
+def _exact_loads(source: str | bytes | bytearray | memoryview, parsed: Any) -> Any:
+    """``source`` parsed by the stdlib, which keeps integers of any size exact; ``parsed`` (orjson's
+    reading) when the stdlib refuses it."""
     try:
         return json.loads(
             bytes(source) if isinstance(source, memoryview) else source, parse_constant=_no_constant
         )
     except (ValueError, RecursionError):
-        return None
+        return parsed
 
 
 def _no_constant(name: str) -> Any:
@@ -314,15 +286,6 @@ def _status(value: Any) -> int | None:
 def created_at_value(value: Any) -> datetime | None:
     """The aware UTC moment of a record's ``createdAt`` (ISO text or aware datetime), else None."""
     if type(value) is str:
-        # Daily's own form, 2024-03-15T18:42:00.000Z, is nearly every record: skip the general parser.
-        # (Parsing with the offset spelled out is cheaper than datetime.replace afterwards.)
-        if len(value) == 24 and value[23] == "Z" and value[19] == "." and value[10] == "T":
-            try:
-                moment = datetime.fromisoformat(value[:23] + "+00:00")
-            except ValueError:
-                moment = None
-            if moment is not None and moment.tzinfo is timezone.utc:
-                return moment
         parsed = parse_timestamp_text(value)
         if parsed is not None:
             return parsed

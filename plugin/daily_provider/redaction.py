@@ -155,6 +155,44 @@ class CompiledPolicy:
                     self.unmasked_keys.add(key)
             return action
 
+    def key_rule(self, key: str, rules: PathNode | None) -> tuple[Action | None, PathNode | None]:
+        """The action for ``key`` below the path-rule node ``rules`` (None for keep) and the path rules
+        of its children. A path rule wins over the key rule."""
+        action = self.key_action(key)
+        child_rules = None
+        if rules is not None:
+            rule = rules.get(key.lower())
+            if rule is not None:
+                child_rules = rule[1] or None
+                if rule[0] is not None:
+                    action = rule[0]
+        return (None if action == "keep" else action), child_rules
+
+    def redact_tree(self, root: dict[str, Any] | list[Any], rules: PathNode | None) -> int:
+        """Redact a parsed JSON object or list in place (list items share their list's path rules);
+        return how many values were masked."""
+        unmasked = self.unmasked_keys
+        redacted = 0
+        stack: list[tuple[Any, PathNode | None]] = [(root, rules)]
+        while stack:
+            value, rules = stack.pop()
+            if type(value) is list:
+                stack.extend((item, rules) for item in value if type(item) is dict or type(item) is list)
+                continue
+            for key, item in value.items():
+                if item is None:
+                    continue
+                if rules is None and key in unmasked:  # the usual case, without a rule lookup
+                    action, child_rules = None, None
+                else:
+                    action, child_rules = self.key_rule(key, rules)
+                if action is not None:
+                    value[key] = self.apply(action, item)
+                    redacted += 1
+                elif type(item) is dict or type(item) is list:
+                    stack.append((item, child_rules))
+        return redacted
+
     def apply(self, action: Action, value: Any) -> str:
         """The replacement for ``value`` under a ``drop`` or ``hash`` action."""
         if action == "hash" and self.secret is not None:

@@ -1,8 +1,8 @@
 """Column model shared by the normalizer and every warehouse.
 
-Pure code: the logical column types, how two types widen into one, the core columns every
-logs table has, and the naming rule for flattened body columns. Warehouses map these logical
-types to their own SQL types beside their own code (see ``warehouses/``).
+Pure code: the logical column types, which text counts as a TIMESTAMP, how two types widen into
+one, the core columns every logs table has, and the naming rule for flattened body columns.
+Warehouses map these logical types to their own SQL types beside their own code (see ``warehouses/``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Container, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from enum import Enum
 
 
@@ -44,12 +45,31 @@ def widen(current: ColumnType | None, new: ColumnType | None) -> ColumnType | No
     return ColumnType.STRING
 
 
-def widen_all(types: Iterable[ColumnType | None]) -> ColumnType | None:
-    """Fold :func:`widen` over ``types``."""
-    result: ColumnType | None = None
-    for column_type in types:
-        result = widen(result, column_type)
-    return result
+_TIMESTAMP_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_timestamp_text(text: str) -> datetime | None:
+    """The aware UTC datetime of a full ISO-8601 date-time with ``Z`` or an offset, else None.
+
+    Only ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM)`` counts: dates alone, naive times and
+    sub-microsecond fractions stay text, so a TIMESTAMP column never loses what the text said.
+    """
+    if not (20 <= len(text) <= 32 and text[10] == "T" and text[4] == "-"):
+        return None
+    match = _TIMESTAMP_TEXT.fullmatch(text)
+    if match is None:
+        return None
+    fraction, zone = match.group(1), match.group(2)
+    iso = text
+    # Python 3.10's fromisoformat takes neither "Z" nor fractions other than 3 or 6 digits.
+    if zone == "Z" or (fraction and len(fraction) not in (4, 7)):
+        iso = text[:19] + (fraction.ljust(7, "0") if fraction else "") + ("+00:00" if zone == "Z" else zone)
+    try:
+        return datetime.fromisoformat(iso).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 # Core columns, in table order. The flattened body columns follow them.

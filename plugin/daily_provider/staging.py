@@ -1,15 +1,13 @@
 """Staging: the normalized rows of one window, in bounded chunks, into one typed Parquet file.
 
-One process, one pass: each record is checked against the window and normalized
-(:class:`~daily_provider.normalize.Normalizer`, one per window, so column names and caps are the
-window's) into the current chunk. Every ``chunk_rows`` records the chunk becomes an Arrow table
-and is written once, as an Arrow IPC part, in a lossless layout: timestamps as their ISO text,
-a column whose values disagreed in the chunk as per-value JSON. The parts exist because a
-column's final type is known only after the window's last record (a later value can widen it);
-:meth:`StagingWriter.finish` reads each part back once, converts every column to its final type
-with the same text forms whatever the chunk size, and streams the parts into the window's one
-Parquet file: core columns, metadata columns, then flattened columns by name. The one other
-thread is :func:`read_ahead`'s, which fetches records while this one normalizes.
+One process, one pass: each record is checked against the window and normalized (one
+:class:`~daily_provider.normalize.Normalizer` per window) into the current chunk. Every
+``chunk_rows`` records the chunk becomes an Arrow table written once as an Arrow IPC part, in a
+lossless layout (timestamps as their ISO text, a column whose values disagreed as per-value JSON),
+because a column's final type is known only after the window's last record.
+:meth:`StagingWriter.finish` converts each part to the final types and streams it into the
+window's one Parquet file. The one other thread is :func:`~daily_provider.read_ahead.read_ahead`'s,
+which fetches records while this one normalizes.
 """
 
 from __future__ import annotations
@@ -17,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import reduce
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -35,8 +32,10 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import BodyFlattener, FlatValue, Node, json_at, parse_timestamp_text
+from daily_provider.flatten import FlatValue, json_at
+from daily_provider.maps import MapBody
 from daily_provider.normalize import CORE_ORDER, DEFAULT_CONFIG, NormalizeConfig, Normalizer
+from daily_provider.read_ahead import read_ahead
 from daily_provider.redaction import value_text
 from daily_provider.schema import (
     CORE_COLUMNS,
@@ -45,7 +44,8 @@ from daily_provider.schema import (
     json_path_text,
     legacy_column_name,
     merge_columns,
-    widen_all,
+    parse_timestamp_text,
+    widen,
 )
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
@@ -89,8 +89,8 @@ class StagingStats:
 PartLayout = dict[str, tuple[ColumnType, bool]]
 
 
-class _Chunk:
-    """The normalized rows of one chunk: core values by row, flattened values by column."""
+class _ChunkRows:
+    """The normalized rows of the chunk being filled: core values by row, flattened values by column."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -119,7 +119,7 @@ class _Chunk:
         layout: PartLayout = {}
         for name, entries in self.columns.items():
             rows, values, kinds = zip(*entries, strict=True)
-            kind = widen_all(set(kinds))
+            kind = reduce(widen, set(kinds))
             assert kind is not None
             mixed = len(set(map(type, values))) > 1  # stored as per-value JSON, so each keeps its type
             if len(rows) < count:
@@ -196,6 +196,17 @@ def _maps_of(
     return found
 
 
+def _map_body_rows(part: pa.Table, bodies: Collection[MapBody]) -> dict[str, pa.Array]:
+    """For each body prefix, which rows are calls to an endpoint whose body became a map."""
+    if not bodies:
+        return {}
+    calls = list(zip(part.column("method").to_pylist(), part.column("endpoint").to_pylist(), strict=True))
+    return {
+        prefix: pa.array([(method or "", endpoint or "", prefix) in bodies for method, endpoint in calls])
+        for prefix in {prefix for _, _, prefix in bodies}
+    }
+
+
 def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Array:
     current = array.to_pylist()
     return pa.array(
@@ -203,81 +214,9 @@ def _fill(array: pa.ChunkedArray | pa.Array, values: list[str | None]) -> pa.Arr
     )
 
 
-def _nodes_by_id(flattener: BodyFlattener) -> dict[str, Node]:
-    found: dict[str, Node] = {}
-    stack = list(flattener.roots.values())
-    while stack:
-        node = stack.pop()
-        found[node.id] = node
-        stack.extend(node.children.values())
-    return found
-
-
-# Records a reader thread may hold ahead of normalizing: a few of the API's pages of 100.
-READ_AHEAD_RECORDS = 1_000
-# How long a caller that stopped early waits for the reader (inside a request, say) to stop.
-_STOP_WAIT_SECONDS = 1.0
-
-
-class _Ended:
-    """What the reader thread hands over last: None when ``records`` ran out, else its exception."""
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
-
-
-def read_ahead(records: Iterable[Any], limit: int = READ_AHEAD_RECORDS) -> Iterator[Any]:
-    """Yield ``records`` in order, read by a thread at most ``limit`` ahead of the caller.
-
-    When the records come from the API, the thread waits for the next page while this one
-    normalizes the last, so staging never adds its time to the requests'. An exception of
-    ``records`` is raised here; when the caller stops early, the thread stops and closes
-    ``records`` (a generator's ``finally`` runs in the thread that ran it).
-    """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=limit)
-    stop = threading.Event()
-
-    def hand_over(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        iterator = iter(records)
-        ended = _Ended(None)
-        try:
-            for record in iterator:
-                if not hand_over(record):
-                    break
-        except BaseException as exc:  # raised again by the caller, in its own thread
-            ended = _Ended(exc)
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-        hand_over(ended)
-
-    reader = threading.Thread(target=read, name="daily-logs-read-ahead", daemon=True)
-    reader.start()
-    finished = False
-    try:
-        while not isinstance(item := handoff.get(), _Ended):
-            yield item
-        finished = True
-        if item.error is not None:
-            raise item.error
-    finally:
-        stop.set()
-        reader.join(timeout=None if finished else _STOP_WAIT_SECONDS)
-
-
 class StagingWriter:
     """Stages one window's records as one Parquet file, holding at most ``chunk_rows`` rows in memory
-    (and, in :meth:`add_many`, up to :data:`READ_AHEAD_RECORDS` records read ahead).
+    (and, in :meth:`add_many`, up to :data:`~daily_provider.read_ahead.READ_AHEAD_RECORDS` records read ahead).
 
     Use as a context manager: the part files are removed on exit, and so is the output file when
     :meth:`finish` did not complete.
@@ -294,6 +233,7 @@ class StagingWriter:
         chunk_rows: int = 10_000,
         table_columns: Mapping[str, ColumnType] | None = None,
         column_comments: Mapping[str, str] | None = None,
+        map_bodies: Iterable[MapBody] = (),
     ) -> None:
         if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows!r} must be a positive integer")
@@ -307,8 +247,8 @@ class StagingWriter:
         self.stats = StagingStats()
         self.config = config
         self.table_columns = dict(table_columns or {})
-        self._normalizer = Normalizer(config, self.table_columns, column_comments)
-        self._chunk = _Chunk()
+        self._normalizer = Normalizer(config, self.table_columns, column_comments, map_bodies)
+        self._chunk = _ChunkRows()
         self._types: dict[str, ColumnType] = {}
         self._parts: list[tuple[Path, PartLayout]] = []
         self._parts_dir: Path | None = None
@@ -335,6 +275,12 @@ class StagingWriter:
             with contextlib.suppress(FileNotFoundError):
                 self._output.unlink()
             self._output = None
+
+    @property
+    def new_map_bodies(self) -> list[MapBody]:
+        """The endpoints whose body root the key-count rule made a map in this window: the
+        warehouse keeps them beside the table (``MapStore``) so later windows agree."""
+        return list(self._normalizer.flattener.new_map_bodies)
 
     def add(self, raw: Mapping[str, Any]) -> None:
         """Normalize one record into the current chunk; write the chunk once it holds ``chunk_rows``."""
@@ -364,17 +310,13 @@ class StagingWriter:
         for raw in read_ahead(raws):
             self.add(raw)
 
-    def _seal_chunk(self) -> tuple[pa.Table, PartLayout]:
+    def _write_part(self) -> None:
         table, layout = self._chunk.table()
-        self._chunk = _Chunk()
+        self._chunk = _ChunkRows()
         self._types = merge_columns(self._types, {name: kind for name, (kind, _) in layout.items()})
         self.stats.chunks += 1
         self.stats.redacted_values = self._normalizer.redacted_values
         self.stats.parse_errors = self._normalizer.parse_errors
-        return table, layout
-
-    def _write_part(self) -> None:
-        table, layout = self._seal_chunk()
         if self._parts_dir is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._parts_dir = Path(tempfile.mkdtemp(prefix=".daily-logs-parts-", dir=self.directory))
@@ -390,7 +332,8 @@ class StagingWriter:
         """Write the window's single Parquet file with its final column types and return it."""
         if self._staged is not None:
             return self._staged
-        last = self._seal_chunk() if self._chunk.rows else None
+        if self._chunk.rows:
+            self._write_part()
         names = self._normalizer.column_names()
         self._report_columns(names)
         columns: dict[str, ColumnType] = {**CORE_COLUMNS, **METADATA_COLUMNS}
@@ -402,12 +345,8 @@ class StagingWriter:
         self._backfill = {
             names[node.id]: (node.path[0], node.path[1:]) for node in flattener.flipped if node.id in names
         }
-        nodes = _nodes_by_id(flattener)
-        paths = {
-            name: json_path_text(nodes[node_id].path)
-            for name, node_id in self._ids.items()
-            if node_id in nodes
-        }
+        nodes = flattener.nodes_by_id()
+        paths = {name: json_path_text(nodes[node_id].path) for name, node_id in self._ids.items()}
         schema = pa.schema([pa.field(name, PHYSICAL_TYPES[kind]) for name, kind in columns.items()])
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="daily-logs-", suffix=".parquet", dir=self.directory)
@@ -432,9 +371,6 @@ class StagingWriter:
                 rows += part.num_rows
                 del part
                 path.unlink()
-            if last is not None:
-                writer.write_table(self._conform(last[0], last[1], columns, schema))
-                rows += last[0].num_rows
         self._staged = StagedWindow(path=self._output, columns=columns, rows=rows, paths=paths)
         self.close()
         return self._staged
@@ -445,6 +381,7 @@ class StagingWriter:
         """``part`` with every column of the window, each of its final type, in the file's order."""
         count = part.num_rows
         filled = _maps_of(part, self._backfill) if self._backfill else {}
+        not_flat = _map_body_rows(part, set(self._normalizer.flattener.new_map_bodies))
         metadata = {
             "_loaded_at": self.loaded_at,
             "_run_id": self.run_id,
@@ -466,6 +403,9 @@ class StagingWriter:
                     array = pa.nulls(count, PHYSICAL_TYPES[final])
                 if name in filled:
                     array = _fill(array, filled[name])
+                mask = not_flat.get(name.partition("__")[0])
+                if mask is not None:  # rows staged before their endpoint's body became a map
+                    array = pc.if_else(mask, pa.nulls(count, array.type), array)
                 arrays.append(array)
         return pa.Table.from_arrays(arrays, schema=schema).combine_chunks()
 
@@ -479,24 +419,19 @@ class StagingWriter:
                 "were left only in the request/response JSON columns. Declare map paths for objects keyed "
                 "by data (map_paths) or raise max_columns.",
                 self.config.max_columns,
-                flattener.table.flattened,
+                len(flattener.table.types),
                 "at least " if flattener.overflowed else "",
                 left,
             )
         table = self.table_columns
         if not table:
             return
-        nodes = _nodes_by_id(flattener)
-        renamed = []
-        for node_id, name in names.items():
-            node = nodes.get(node_id)
-            if node is None or name in table:
-                continue
-            legacy = legacy_column_name(node.path[0], node.path[1:])
-            if legacy != name and legacy in table:
-                renamed.append((legacy, name))
+        renamed = sorted(
+            (legacy_column_name(node.path[0], node.path[1:]), names[node.id])
+            for node in flattener.nodes_by_id().values()
+            if node.legacy and node.id in names and names[node.id] not in table
+        )
         if renamed:
-            renamed.sort()
             log.info(
                 "the table has %d columns named by the naming rule of 0.1 (e.g. %s); this load adds their "
                 "snake_case names (e.g. %s) and fills only those from now on. The old columns keep their "

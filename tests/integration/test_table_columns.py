@@ -98,6 +98,94 @@ def test_presence_keyed_by_5000_room_names_over_10_windows_adds_no_room_column(w
     assert [p["duration"] for p in participants] == [60, 120]
 
 
+def presence_windows_without_the_declaration(warehouse, tmp_path, config: NormalizeConfig) -> None:
+    """10 windows of presence answers keyed by 5,000 room names, and a room's own answer beside them."""
+    for number in range(10):
+        window = day(number)
+        rooms = [room_name(number * 500 + offset) for offset in range(500)]
+        records = [
+            api_record(
+                window, index, method="GET", url="/v1/presence", response=presence(number, index, chunk)
+            )
+            for index, chunk in enumerate(rooms[start : start + 5] for start in range(0, 500, 5))
+        ]
+        records.append(
+            api_record(
+                window,
+                100,
+                method="GET",
+                url="/v1/rooms/standup-0001",
+                response={"name": "standup-0001", "config": {"maxParticipants": 4}},
+            )
+        )
+        load_records(warehouse, tmp_path, window, records, table=TABLE, config=config)
+
+
+def test_map_rule_at_a_body_root_catches_presence_when_nobody_declared_it(warehouse, tmp_path):
+    # default_map_paths=False declares none of Daily's known maps: the rule alone ({path: False}
+    # would say "never a map", which also overrules the rule).
+    config = NormalizeConfig(default_map_paths=False)
+    presence_windows_without_the_declaration(warehouse, tmp_path, config)
+    columns = flattened(warehouse)
+    # The rule, per endpoint: presence's root is a map; the room's own answer still flattens.
+    assert set(columns) == {"response__name", "response__config__max_participants"}
+    assert warehouse.map_bodies(TABLE) == {("GET", "/v1/presence", "response")}
+    room = room_name(4242)
+    rows = query(
+        warehouse,
+        f"SELECT json_extract(response, ?) FROM {TABLE} WHERE json_extract(response, ?) IS NOT NULL",
+        f'$."{room}"',
+        f'$."{room}"',
+    )
+    assert [[p["room"] for p in json.loads(value)] for (value,) in rows] == [[room, room]]
+    # A later window with 3 rooms (3 keys, far under the threshold) adds no room column either.
+    window = day(10)
+    few = [api_record(window, 0, method="GET", url="/v1/presence", response=presence(10, 0, ["a", "b", "c"]))]
+    load_records(warehouse, tmp_path, window, few, table=TABLE, config=config)
+    assert set(flattened(warehouse)) == set(columns)
+    stored = query(warehouse, f"SELECT response FROM {TABLE} WHERE id = ?", few[0]["id"])
+    assert set(json.loads(stored[0][0])) == {"a", "b", "c"}
+
+
+def test_map_rule_at_a_body_root_drops_the_columns_of_rows_staged_before_it_decided(warehouse, tmp_path):
+    # Presence shows 5 rooms a record: the first 10 records (50 keys) flatten, the 11th passes the
+    # threshold. Their room columns go, and so do their values in a column another endpoint shares.
+    window = day(0)
+    config = NormalizeConfig(default_map_paths=False)
+    records = [
+        api_record(window, 0, method="GET", url="/v1/rooms/standup-0001", response={"name": "standup-0001"})
+    ]
+    for index in range(1, 13):
+        body = {**presence(0, index, [room_name(index * 5 + offset) for offset in range(5)])}
+        if index == 1:
+            body["name"] = "shared-key"
+        records.append(api_record(window, index, method="GET", url="/v1/presence", response=body))
+    load_records(warehouse, tmp_path, window, records, table=TABLE, config=config, chunk_rows=4)
+    assert set(flattened(warehouse)) == {"response__name"}
+    names = query(warehouse, f"SELECT endpoint, response__name FROM {TABLE} WHERE response__name IS NOT NULL")
+    assert names == [("/v1/rooms/{name}", "standup-0001")]
+
+
+def test_an_undeclared_body_root_with_few_keys_per_endpoint_flattens(warehouse, tmp_path):
+    # 40 endpoints with 5 keys each: 200 keys at the root, but no endpoint shows more than 50.
+    window = day(0)
+    records = [
+        api_record(
+            window,
+            index,
+            method="GET",
+            url=f"/v1/thing-{index}",
+            response={f"k{index}_{n}": n for n in range(5)},
+        )
+        for index in range(40)
+    ]
+    load_records(
+        warehouse, tmp_path, window, records, table=TABLE, config=NormalizeConfig(default_map_paths=False)
+    )
+    assert len(flattened(warehouse)) == 200
+    assert warehouse.map_bodies(TABLE) == set()
+
+
 def stats_body(keys: range) -> dict[str, Any]:
     return {"window": "x", "stats": {f"region-{key}": key for key in keys}, "config": {"lang": "en"}}
 
@@ -169,7 +257,9 @@ def test_undeclaring_a_map_path_flattens_it(warehouse, tmp_path):
 
 
 def test_max_columns_caps_the_table_and_later_keys_stay_in_json(warehouse, tmp_path, caplog):
-    config = NormalizeConfig(max_columns=1000)
+    # The cap alone: 400 keys at one endpoint's body root are a map by the key-count rule, so the
+    # rule is off here (test_map_rule_at_a_body_root_* show it on).
+    config = NormalizeConfig(max_columns=1000, map_key_threshold=None)
     counts = []
     for number in range(3):
         window = day(number)

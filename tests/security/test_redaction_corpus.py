@@ -30,7 +30,8 @@ import responses
 from daily_provider.cli import main as daily_logs
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.load import LoadSpec, load_window
-from daily_provider.normalize import DEFAULT_REDACTION, NormalizeConfig
+from daily_provider.normalize import NormalizeConfig
+from daily_provider.redaction import DEFAULT_REDACTION
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
 from daily_provider.window import Window

@@ -9,7 +9,7 @@ import pytest
 
 from daily_provider.exceptions import DailyConfigError
 from daily_provider.maps import compile_map_paths, parse_map_path
-from daily_provider.normalize import NormalizeConfig, normalize_record
+from daily_provider.normalize import NormalizeConfig, Normalizer, normalize_record
 from daily_provider.schema import CORE_COLUMNS
 
 
@@ -47,8 +47,8 @@ def test_map_paths_that_cannot_work_are_refused_with_an_example(spec: str) -> No
 
 def test_a_mapping_to_false_undeclares_a_default_map() -> None:
     rules = compile_map_paths({"GET /v1/presence response": False})
-    assert not rules.body_is_map("response", "GET", "/v1/presence")
-    assert compile_map_paths(None).body_is_map("response", "GET", "/v1/presence")
+    assert rules.body_rule("response", "GET", "/v1/presence") is False
+    assert compile_map_paths(None).body_rule("response", "GET", "/v1/presence") is True
 
 
 def test_the_presence_answer_keyed_by_room_name_is_not_flattened() -> None:
@@ -90,3 +90,31 @@ def test_an_object_with_more_keys_than_the_threshold_is_one_json_column() -> Non
 def test_bad_map_key_thresholds_are_refused(threshold: Any) -> None:
     with pytest.raises(DailyConfigError):
         NormalizeConfig(map_key_threshold=threshold)
+
+
+def test_without_the_defaults_the_key_count_rule_makes_a_wide_presence_answer_a_map() -> None:
+    body = {f"room-{n}": [] for n in range(60)}
+    row = normalize_record(
+        record("GET", "/v1/presence", response=body), NormalizeConfig(default_map_paths=False)
+    )
+    assert flattened(row) == {}
+    assert json.loads(row["response"]) == body
+
+
+def test_a_body_declared_not_a_map_is_flattened_however_many_keys_it_shows() -> None:
+    body = {f"room-{n}": n for n in range(60)}
+    config = NormalizeConfig(map_paths={"GET /v1/presence response": False})
+    row = normalize_record(record("GET", "/v1/presence", response=body), config)
+    assert len(flattened(row)) == 60
+
+
+def test_the_root_rule_counts_each_endpoints_keys_on_their_own() -> None:
+    config = NormalizeConfig(default_map_paths=False, map_key_threshold=3)
+    normalizer = Normalizer(config)
+    for index in range(3):  # 6 root keys in all, 2 per endpoint: under the threshold for each
+        normalizer.normalize(record("GET", f"/v1/thing-{index}", response={f"a{index}": 1, f"b{index}": 2}))
+    assert len(normalizer.column_names()) == 6
+    normalizer.normalize(record("GET", "/v1/thing-0", response={"c0": 3, "d0": 4}))  # 4 keys at one endpoint
+    assert normalizer.flattener.new_map_bodies == [("GET", "/v1/thing-0", "response")]
+    named = {normalizer.flattener.nodes_by_id()[node].path for node in normalizer.column_names()}
+    assert named == {("response", key) for key in ("a1", "b1", "a2", "b2")}

@@ -11,15 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daily_provider.flatten import parse_timestamp_text
-from daily_provider.normalize import (
-    DEFAULT_REDACTION,
-    REDACTED,
-    NormalizeConfig,
-    Normalizer,
-    normalize_record,
-)
-from daily_provider.schema import CORE_COLUMNS, ColumnType, is_valid_column_name
+from daily_provider.normalize import NormalizeConfig, Normalizer, normalize_record
+from daily_provider.redaction import DEFAULT_REDACTION, REDACTED
+from daily_provider.schema import CORE_COLUMNS, ColumnType, is_valid_column_name, parse_timestamp_text
 
 _KEY_RULES = {name.lower(): action for name, action in DEFAULT_REDACTION.rules.items() if "." not in name}
 _TOP_REQUEST_RULES = {"from", "to"}  # DEFAULT_REDACTION's dotted paths request.From / request.To

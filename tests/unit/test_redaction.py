@@ -10,14 +10,8 @@ from typing import Any
 import pytest
 
 from daily_provider.exceptions import DailyConfigError
-from daily_provider.normalize import (
-    DEFAULT_REDACTION,
-    REDACTED,
-    NormalizeConfig,
-    RedactionPolicy,
-    normalize_record,
-    redact_url,
-)
+from daily_provider.normalize import NormalizeConfig, normalize_record
+from daily_provider.redaction import DEFAULT_REDACTION, REDACTED, RedactionPolicy, redact_url
 
 SECRET = b"test-secret"
 KEYED = NormalizeConfig(redaction=RedactionPolicy(DEFAULT_REDACTION.rules, SECRET))

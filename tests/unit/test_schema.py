@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,6 @@ from daily_provider.schema import (
     snake_key,
     unique_column_name,
     widen,
-    widen_all,
 )
 
 B, N, F, S, T, J = (
@@ -59,15 +60,16 @@ def test_widen_picks_the_narrowest_type_holding_both(
     assert widen(current, new) == expected
 
 
-def test_widen_all_folds_int_float_string_in_any_order() -> None:
-    assert widen_all([N, None, F]) == F
-    assert widen_all([F, N, S]) == S
-    assert widen_all([]) is None
+def test_widening_folds_int_float_string_in_any_order() -> None:
+    assert reduce(widen, [N, None, F]) == F
+    assert reduce(widen, [F, N, S]) == S
+    assert reduce(widen, [], None) is None
 
 
 @given(st.lists(st.sampled_from([None, *ColumnType]), max_size=6))
-def test_widen_all_does_not_depend_on_order(types: list[ColumnType | None]) -> None:
-    assert widen_all(types) == widen_all(list(reversed(types)))
+def test_widening_a_set_of_types_does_not_depend_on_their_order(types: list[ColumnType | None]) -> None:
+    # Staging widens a chunk's types as a set, and chunk by chunk: the order must not matter.
+    assert reduce(widen, types, None) == reduce(widen, list(reversed(types)), None)
 
 
 def test_core_and_metadata_columns_follow_the_naming_rule() -> None:

@@ -17,10 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daily_provider.exceptions import DailyConfigError, DailyError
-from daily_provider.flatten import parse_timestamp_text
-from daily_provider.normalize import REDACTED, NormalizeConfig
-from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType
-from daily_provider.staging import READ_AHEAD_RECORDS, StagingStats, StagingWriter, read_ahead
+from daily_provider.normalize import NormalizeConfig
+from daily_provider.read_ahead import READ_AHEAD_RECORDS
+from daily_provider.redaction import REDACTED
+from daily_provider.schema import CORE_COLUMNS, METADATA_COLUMNS, ColumnType, parse_timestamp_text
+from daily_provider.staging import StagingStats, StagingWriter
 from daily_provider.warehouses.base import StagedWindow
 from daily_provider.window import Window
 
@@ -367,18 +368,6 @@ def test_the_window_check_agrees_with_parsing_the_timestamp(
         except DailyError:
             accepted = False
     assert accepted == expected, (text, window)
-
-
-def test_read_ahead_yields_every_record_in_order_then_raises_the_sources_error() -> None:
-    def source() -> Iterator[int]:
-        yield from range(50)
-        raise ConnectionError("page 3 failed")
-
-    seen: list[int] = []
-    with pytest.raises(ConnectionError, match="page 3 failed"):
-        for item in read_ahead(source(), limit=4):
-            seen.append(item)
-    assert seen == list(range(50))
 
 
 def test_a_writer_that_refuses_a_record_stops_reading_and_closes_the_source(tmp_path: Path) -> None:

@@ -23,11 +23,13 @@ from typing import Protocol, runtime_checkable
 
 from daily_provider.anchors import Anchor
 from daily_provider.exceptions import WarehouseError
+from daily_provider.maps import MapBody
 from daily_provider.schema import ColumnType, is_valid_column_name
 from daily_provider.scope import LoadScope, ReplaceScope
 
 LOADS_TABLE = "daily_logs_loads"
 ANCHORS_TABLE = "daily_logs_anchors"
+MAPS_TABLE = "daily_logs_maps"
 
 # The replace key: the DELETE compares these, so their types must never change. (It also reads
 # ``domain_id`` and ``url``, core STRING columns that no load widens.)
@@ -159,3 +161,19 @@ def checked_staged_columns(columns: Mapping[str, ColumnType], what: str) -> dict
                 f"got {columns.get(name)!r}; nothing was changed."
             )
     return {name: ColumnType(column_type) for name, column_type in columns.items()}
+
+
+@runtime_checkable
+class MapStore(Protocol):
+    """Keeps, beside each logs table (in ``daily_logs_maps``), the endpoints whose whole request or
+    response body the key-count rule made a map (``maps.py``). A body's root columns are shared by
+    every endpoint, so the table's own columns cannot record that decision; a warehouse without
+    this store decides it again in every window."""
+
+    def map_bodies(self, table: str) -> set[MapBody]:
+        """The ``(method, endpoint, body)`` whose body is a map for ``table`` (empty when none)."""
+        ...
+
+    def save_map_bodies(self, table: str, bodies: Sequence[MapBody]) -> None:
+        """Record ``bodies`` as maps for ``table``; recording one twice keeps one."""
+        ...

@@ -53,6 +53,7 @@ from daily_provider.warehouses.bigquery_columns import (
     quote_column,
 )
 from daily_provider.warehouses.bigquery_dataset import DIALECT, GOOGLE_EXTRA_HINT, BigQueryDataset
+from daily_provider.warehouses.bigquery_maps import BigQueryMapStore
 from daily_provider.warehouses.bigquery_names import (
     TableRef,
     default_job_id_prefix,
@@ -84,7 +85,7 @@ log = logging.getLogger(__name__)
 _FILE_CHUNK = 1 << 20
 
 
-class BigQueryWarehouse(BigQueryDataset):
+class BigQueryWarehouse(BigQueryDataset, BigQueryMapStore):
     """Load Daily logs windows into BigQuery tables of one dataset.
 
     Takes :class:`~daily_provider.warehouses.bigquery_dataset.BigQueryDataset`'s parameters

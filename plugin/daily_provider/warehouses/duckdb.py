@@ -39,6 +39,7 @@ from daily_provider.warehouses.duckdb_file import (
     quote_literal,
     rollback,
 )
+from daily_provider.warehouses.duckdb_maps import DuckDBMapStore
 
 __all__ = ["DUCKDB_TYPES", "DuckDBWarehouse", "quote_identifier"]
 
@@ -70,7 +71,7 @@ def _table_name(table: str) -> str:
         raise DailyConfigError(str(exc)) from None
 
 
-class DuckDBWarehouse(DuckDBFile):
+class DuckDBWarehouse(DuckDBFile, DuckDBMapStore):
     """Load Daily logs windows into a DuckDB file.
 
     :param path: The DuckDB database file. Its directory must exist; the file is created on first use.
