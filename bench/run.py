@@ -215,14 +215,14 @@ def profile(ctx: Context) -> str:
 
 
 # Issue 17's wide-data rows: one window of the simulator's realistic bodies (presence answers keyed by
-# room name, a new pool of rooms every day), loaded with the presence declaration turned off.
+# room name, a new pool of rooms every day), loaded as declared, by the rule alone, and forced flat.
 WIDE_RECORDS = 200_000
 WIDE_CASES = (
     ("Daily's map paths declared (the default)", ()),
-    ("presence undeclared: the key-count rule alone", ("--not-map-path", "GET /v1/presence response")),
+    ("no map path declared: the key-count rule alone", ("--no-default-map-paths",)),
     (
-        "presence undeclared and the rule off: the table reaches max_columns",
-        ("--not-map-path", "GET /v1/presence response", "--map-key-threshold", "0"),
+        "presence forced flat (never a map): the table reaches max_columns",
+        ("--not-map-path", "GET /v1/presence response"),
     ),
 )
 

@@ -97,11 +97,17 @@ def _add_columns(parser: argparse.ArgumentParser) -> None:
         "'GET /v1/presence response' (repeatable; Daily's known maps are declared already)",
     )
     parser.add_argument(
+        "--no-default-map-paths",
+        action="store_true",
+        help="do not declare Daily's known maps (presence by room name, SIP headers, permissions); "
+        "the key-count rule still applies",
+    )
+    parser.add_argument(
         "--not-map-path",
         action="append",
         default=[],
         metavar="PATH",
-        help="flatten PATH even if it is a declared map or shows many keys (repeatable)",
+        help="never keep PATH whole: flatten it even if it is declared or shows many keys (repeatable)",
     )
     parser.add_argument(
         "--map-key-threshold",
@@ -244,6 +250,7 @@ def _prepare(args: argparse.Namespace) -> tuple[DailyClient, NormalizeConfig]:
         redaction=redaction_policy(),
         max_columns=args.max_columns,
         map_paths=map_paths or None,
+        default_map_paths=not args.no_default_map_paths,
         map_key_threshold=args.map_key_threshold or None,
     )
     return hook, config

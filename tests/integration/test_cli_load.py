@@ -307,15 +307,27 @@ def test_cli_flattening_flags_reach_the_normalizer(
     capped_db = tmp_path / "capped.duckdb"
     assert run(["load", *window, "--duckdb", str(capped_db), "--max-columns", "3"], **env).returncode == 0
     rooms_db = tmp_path / "rooms.duckdb"
-    undeclared = ["--not-map-path", "GET /v1/presence response", "--map-key-threshold", "0"]
+    undeclared = ["--not-map-path", "GET /v1/presence response"]
     assert run(["load", *window, "--duckdb", str(rooms_db), *undeclared], **env).returncode == 0
+    rule_db = tmp_path / "rule.duckdb"
+    # The rule counts a window's keys: two days of presence answers name more than 50 rooms.
+    two_days = ["--start", "2026-01-01T00:00:00Z", "--end", "2026-01-03T00:00:00Z", "--settle", "0"]
+    assert run(["load", *two_days, "--duckdb", str(rule_db), "--no-default-map-paths"], **env).returncode == 0
 
     assert len(flattened_columns(default_db)) > 3
     assert len(flattened_columns(capped_db)) == 3
     # Presence answers are keyed by room name: declared a map by default, so no room becomes a column,
-    # until the declaration and the key-count rule are both turned off.
+    # until the declaration and the key-count rule are both turned off (--not-map-path forces it flat).
     assert presence_room_columns(default_db) == []
     assert presence_room_columns(rooms_db) != []
+    # With no map declared, the key-count rule finds presence's room names and keeps the body whole.
+    assert presence_room_columns(rule_db) == []
+    con = duckdb.connect(str(rule_db), read_only=True)
+    try:
+        kept_whole = con.execute("SELECT method, endpoint, body FROM daily_logs_maps").fetchall()
+    finally:
+        con.close()
+    assert ("GET", "/v1/presence", "response") in kept_whole
 
 
 def test_cli_bad_map_path_fails_with_one_line_before_any_request(
