@@ -382,13 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _ResultGoesToStdout(logging.Filter):
-    """Drop load.py's closing "loaded ..." log line: the command prints that result on stdout itself.
-
-    In Airflow that log line is the task's summary; here it would show the same result twice.
+    """Drop load.py's closing result log line (success, partial or not covered): the command prints
+    that result on stdout itself. In Airflow that log line is the task's summary; here it would show
+    the same result twice.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("loaded ")
+        from daily_provider.load import RESULT_RECORD
+
+        return not getattr(record, RESULT_RECORD, False)
 
 
 class Terminated(BaseException):

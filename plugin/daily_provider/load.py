@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# Marks the load's closing result line, so a caller that prints the result itself (daily-logs) can drop it.
+RESULT_RECORD = "daily_load_result"
 
 REDACTION_SECRET_ENV = "DAILY_LOGS_REDACTION_SECRET"
 DEFAULT_RANGE_STEP = timedelta(days=1)
@@ -74,7 +76,7 @@ def load_window(*, hook: DailyClient, warehouse: Warehouse, window: Window, spec
     """
     log.info("loading %s records for %s into %s", spec.source, window, spec.table)
     (summary,) = WalkLoader(hook, warehouse, spec).load(window, [window])
-    log.info("%s", summary.describe())
+    log.info("%s", summary.describe(), extra={RESULT_RECORD: True})
     return summary
 
 
@@ -123,7 +125,7 @@ def load_range(
         started_after=stats.started_after,
         anchors_rejected=stats.cursors_rejected,
     )
-    log.info("%s", summary.describe())
+    log.info("%s", summary.describe(), extra={RESULT_RECORD: True})
     return summary
 
 

@@ -1,10 +1,6 @@
 """``daily-logs load`` prints its result once also when Daily's retention cut the window (PARTIAL,
-NOT_COVERED): issue 18's "the load's result line is printed twice".
-
-Known to fail: cli.py's filter drops only the log line starting with "loaded ", while a partial or
-not-covered result starts with its status ("PARTIAL: ...", "NOT_COVERED: ..."), so stderr repeats it.
-The fix is in plugin/ (the filter, or load.py's closing log line); remove the xfail with it.
-"""
+NOT_COVERED): issue 18's "the load's result line is printed twice". A partial or not-covered result
+starts with its status ("PARTIAL: ...", "NOT_COVERED: "), so a filter on "loaded ..." missed it."""
 
 from __future__ import annotations
 
@@ -35,7 +31,6 @@ def server() -> Iterator[SimulatorServer]:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py filters only 'loaded ...' result lines (see module docstring)")
 @pytest.mark.parametrize(
     ("start", "end", "status"),
     [
