@@ -328,6 +328,7 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
             url_filter="/v1/rooms",
             covered_start=day(0).start + timedelta(hours=6),
             covered_end=day(0).end,
+            window_source="partition",
         )
     )
 
@@ -355,6 +356,7 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
         "url_filter": "/v1/rooms",
         "covered_start": day(0).start + timedelta(hours=6),
         "covered_end": day(0).end,
+        "window_source": "partition",
     }
 
 

@@ -36,6 +36,33 @@ BIGQUERY_EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
 DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 1024**3
 
 
+def emulator_client(project: str | None, location: str | None) -> bigquery.Client | None:
+    """A client of the emulator at ``$BIGQUERY_EMULATOR_HOST`` (no credentials), or None when it is unset."""
+    endpoint = os.environ.get(BIGQUERY_EMULATOR_ENV)
+    if not endpoint:
+        return None
+    if project is None:
+        raise DailyConfigError(
+            f"${BIGQUERY_EMULATOR_ENV}={endpoint} points BigQuery at an emulator, which has no default "
+            "project: set project_id= on the operator (or unset the variable to use real BigQuery)"
+        )
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    log.warning(
+        "$%s is set: BigQuery requests go to the emulator at %s without credentials (local testing only)",
+        BIGQUERY_EMULATOR_ENV,
+        endpoint,
+    )
+    return bigquery.Client(
+        project=project,
+        location=location,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
 class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
     """Load one window of Daily logs into a BigQuery table (needs the ``bigquery`` extra).
 
@@ -133,7 +160,7 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         ti = context["ti"]
         project = blank_to_none(self.project_id)
         location = blank_to_none(self.location)
-        client = self._emulator_client(project, location)
+        client = emulator_client(project, location)
         warehouse = BigQueryWarehouse(
             project=project,
             dataset=self.dataset_id,
@@ -173,28 +200,3 @@ class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
         if project is None or dataset is None or any(map(is_templated, (project, dataset, table))):
             return None
         return project, dataset, table
-
-    def _emulator_client(self, project: str | None, location: str | None) -> bigquery.Client | None:
-        endpoint = os.environ.get(BIGQUERY_EMULATOR_ENV)
-        if not endpoint:
-            return None
-        if project is None:
-            raise DailyConfigError(
-                f"${BIGQUERY_EMULATOR_ENV}={endpoint} points BigQuery at an emulator, which has no default "
-                "project: set project_id= on the operator (or unset the variable to use real BigQuery)"
-            )
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import bigquery
-
-        log.warning(
-            "$%s is set: BigQuery requests go to the emulator at %s without credentials (local testing only)",
-            BIGQUERY_EMULATOR_ENV,
-            endpoint,
-        )
-        return bigquery.Client(
-            project=project,
-            location=location,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=endpoint),
-        )

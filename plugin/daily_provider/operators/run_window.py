@@ -53,7 +53,9 @@ def partition_start(
     then as a plain date (``2026-01-01``) or an ISO-8601 timestamp.
     """
     if partition_date is not None:
-        return parse_timestamp(partition_date, name="partition_date")
+        # Airflow hands a pendulum DateTime; its arithmetic with a timedelta drops a stdlib time zone.
+        utc = parse_timestamp(partition_date, name="partition_date")
+        return datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
     if partition_key is None or not str(partition_key).strip():
         return None
     key = str(partition_key).strip()

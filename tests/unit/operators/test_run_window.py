@@ -38,6 +38,15 @@ def test_partition_wins_over_data_interval_and_spans_the_partition_width() -> No
     )
 
 
+def test_airflows_pendulum_partition_date_gives_an_aware_window() -> None:
+    import pendulum
+
+    # What the task context holds in a real partitioned run (found by make partition-demo).
+    chosen = window_for_run({"partition_date": pendulum.datetime(2026, 1, 2, tz="UTC"), "partition_key": None})
+    assert chosen.window == Window(DAY, NEXT)
+    assert chosen.window.end.tzinfo is not None
+
+
 def test_data_interval_is_used_when_the_run_has_no_partition() -> None:
     chosen = window_for_run({**INTERVAL, "partition_key": None, "partition_date": None})
     assert (chosen.source, chosen.window) == (
