@@ -42,7 +42,9 @@ def test_airflows_pendulum_partition_date_gives_an_aware_window() -> None:
     import pendulum
 
     # What the task context holds in a real partitioned run (found by make partition-demo).
-    chosen = window_for_run({"partition_date": pendulum.datetime(2026, 1, 2, tz="UTC"), "partition_key": None})
+    chosen = window_for_run(
+        {"partition_date": pendulum.datetime(2026, 1, 2, tz="UTC"), "partition_key": None}
+    )
     assert chosen.window == Window(DAY, NEXT)
     assert chosen.window.end.tzinfo is not None
 
