@@ -147,9 +147,12 @@ class LocalAirflow:
             self.airflow("dags", "unpause", dag_id)
 
     def run_scheduler(self) -> None:
-        """Start the API server (the task execution API) and the scheduler; wait for the API."""
+        """Start the API server (the task execution API), wait until it answers, then the scheduler.
+
+        In that order: a task the scheduler hands out before the execution API is up fails at once
+        and waits out its retry delay (minutes in the example DAGs).
+        """
         self.start("api-server", str(BIN / "airflow"), "api-server")
-        self.start("scheduler", str(BIN / "airflow"), "scheduler")
         health = f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health"
 
         def api_up() -> bool:
@@ -160,6 +163,7 @@ class LocalAirflow:
                 return False
 
         self.wait_for("the API server", api_up)
+        self.start("scheduler", str(BIN / "airflow"), "scheduler")
 
 
 def truth_records(base_url: str, source: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
