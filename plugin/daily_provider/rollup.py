@@ -18,6 +18,7 @@ import duckdb
 
 from daily_provider.exceptions import WarehouseError
 from daily_provider.load import default_table
+from daily_provider.operators.run_window import partition_start
 from daily_provider.sql import render, validate_name
 from daily_provider.views import create_views
 from daily_provider.warehouses.base import Warehouse
@@ -35,8 +36,6 @@ _PARTS = (("api", "daily_api_requests_by_day"), ("webhook", "daily_webhook_failu
 
 def rollup_day(partition_date: datetime | date | None, partition_key: str | None) -> date:
     """The UTC day of a consumer run: its ``partition_date``, else its key read as a day."""
-    from daily_provider.operators.run_window import partition_start
-
     start = partition_start(partition_date if isinstance(partition_date, datetime) else None, partition_key)
     if start is None:
         if isinstance(partition_date, date):

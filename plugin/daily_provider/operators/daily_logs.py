@@ -338,7 +338,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Add the window's source to the summary and emit the outlets' Asset events."""
         result["window_source"] = run_window.source
-        partitions = events.replaced_partitions(result.get("windows") or [result], self.partition_key_format)
+        windows = result.get("windows", [result])  # range mode: one per piece
+        partitions = events.replaced_partitions(windows, self.partition_key_format)
         result["partitions"] = list(partitions)
         extra = events.event_extra(result, target=target.uri, run_window=run_window, partitions=partitions)
         outlet_events = context.get("outlet_events")
