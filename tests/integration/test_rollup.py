@@ -78,3 +78,35 @@ def test_rebuilding_a_day_twice_gives_the_same_rows_and_keeps_other_days(loaded)
 def test_the_consumer_day_comes_from_the_partition_date_or_its_key() -> None:
     assert rollup_day(DAY1, None) == DAY1.date()
     assert rollup_day(None, "2026-01-01T00:00:00") == DAY1.date()
+
+
+def test_bigquery_rollup_of_a_day_equals_the_simulators_records(bq_client, bq_dataset: str) -> None:
+    # The BigQuery consumer's path (dags/daily_logs_partitioned_bigquery.py), on the emulator.
+    from tests.bigquery.backend import emulator_warehouse
+
+    from daily_provider.hooks.daily import DailyHook
+
+    day = DAY1 + timedelta(days=1)
+    window = Window(day, day + timedelta(days=1))
+    with SimulatorServer(CONFIG) as server:
+        hook = DailyHook(base_url=server.base_url, api_key=CONFIG.api_key, requests_per_second=1000)
+        for source in ("api", "webhook"):
+            load_window(
+                hook=hook,
+                warehouse=emulator_warehouse(bq_client, bq_dataset),
+                window=window,
+                source=source,
+                run_id="bq",
+            )
+        wanted = expected_rollup(
+            server.simulator.truth("api", window.start, window.end),
+            server.simulator.truth("webhook", window.start, window.end),
+        )
+    key = "2026-01-02T00:00:00"
+    for _ in range(2):  # a re-run of the partition gives the same rows
+        written = rebuild_rollup_day(emulator_warehouse(bq_client, bq_dataset), day.date(), partition_key=key)
+        rows = bq_client.query_and_wait(
+            f"SELECT source, name, requests, errors, partition_key FROM `{bq_client.project}.{bq_dataset}.daily_logs_rollup`"
+        )
+        got = {(row["source"], row["name"]): (row["requests"], row["errors"]) for row in rows}
+        assert got == wanted and written == len(wanted)
