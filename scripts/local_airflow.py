@@ -90,12 +90,7 @@ class LocalAirflow:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+            _terminate(process)
         self.processes.clear()
 
     def airflow(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -131,11 +126,16 @@ class LocalAirflow:
             return list(db.execute(sql, tuple(params)).fetchall())
 
     def init(self, dag_ids: Sequence[str], pools: dict[str, int]) -> None:
-        """Migrate the metadata DB, set the pools, start the DAG processor, wait for the DAGs, unpause them."""
+        """Migrate the metadata DB, set the pools, parse the DAGs with the DAG processor, unpause them.
+
+        The DAG processor is stopped once the DAGs are in the DB: nothing changes the DAG files during
+        a demo, and its periodic writes to the SQLite file made ``airflow backfill create`` fail with
+        "database is locked" on a loaded machine.
+        """
         self.airflow("db", "migrate")
         for pool, slots in pools.items():
             self.airflow("pools", "set", pool, str(slots), f"{pool} (demo)")
-        self.start("dag-processor", str(BIN / "airflow"), "dag-processor")
+        processor = self.start("dag-processor", str(BIN / "airflow"), "dag-processor")
         marks = ",".join("?" * len(dag_ids))
 
         def parsed() -> bool:
@@ -143,6 +143,8 @@ class LocalAirflow:
             return rows[0][0] == len(dag_ids)
 
         self.wait_for(f"the DAG processor to parse {', '.join(dag_ids)}", parsed)
+        _terminate(processor)
+        self.processes.remove(processor)
         for dag_id in dag_ids:
             self.airflow("dags", "unpause", dag_id)
 
@@ -164,6 +166,15 @@ class LocalAirflow:
 
         self.wait_for("the API server", api_up)
         self.start("scheduler", str(BIN / "airflow"), "scheduler")
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def truth_records(base_url: str, source: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
