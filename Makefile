@@ -13,11 +13,12 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help venv test lint demo bench soak clean backfill-demo test-compat compat-lock
+.PHONY: help venv test lint demo bench soak clean backfill-demo partition-demo test-compat compat-lock
 
 help:
 	@echo "make demo           - the example DAG against the local simulator into DuckDB, with a summary"
 	@echo "make backfill-demo  - a real Airflow backfill of 7 days (scheduler, LocalExecutor) against the simulator, checked"
+	@echo "make partition-demo - partitioned producer + per-day rollup consumer under a real scheduler (3 days), checked"
 	@echo "make test           - lint, type-check and the whole test suite (about 8 minutes)"
 	@echo "make test-compat    - the Airflow-facing tests on the oldest supported Airflow (3.0.2)"
 	@echo "make compat-lock    - regenerate tests/compat/floor.txt, the pinned oldest-Airflow environment"
@@ -81,10 +82,13 @@ bench: venv
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .backfill-demo .partition-demo .pytest_cache .mypy_cache .ruff_cache
 
 backfill-demo: venv
 	$(BIN)/python scripts/backfill_demo.py
+
+partition-demo: venv
+	$(BIN)/python scripts/partition_demo.py
 
 soak: venv
 	DAILY_SOAK_WINDOWS=200 $(BIN)/pytest -q tests/faults/test_soak.py

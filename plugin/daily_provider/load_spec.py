@@ -36,6 +36,8 @@ class LoadSpec:
     :param chunk_rows: Rows staged in memory at a time.
     :param staging_dir: Where the staging files go (the system's temp directory when None).
     :param use_anchors: Start walks from the warehouse's stored cursor anchors when it keeps them.
+    :param window_source: Where the window came from (``arguments``, ``partition``, ``data_interval``;
+        None outside Airflow), written to each ledger row.
     """
 
     source: str
@@ -46,6 +48,7 @@ class LoadSpec:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     staging_dir: str | Path | None = None
     use_anchors: bool = True
+    window_source: str | None = None
 
     def __post_init__(self) -> None:
         source = checked_source(self.source)

@@ -198,6 +198,7 @@ class WindowAttempt:
             started_at=datetime.now(timezone.utc),
             domain_id=walk.domain_id,
             url_filter=spec.url_filter or None,
+            window_source=spec.window_source,
         )
         walk.warehouse.record_load(record)
         try:

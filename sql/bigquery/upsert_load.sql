@@ -22,7 +22,8 @@ USING (
         @domain_id AS domain_id,
         @url_filter AS url_filter,
         @covered_start AS covered_start,
-        @covered_end AS covered_end
+        @covered_end AS covered_end,
+        @window_source AS window_source
 ) AS staged
 ON target.load_id = staged.load_id
 WHEN MATCHED THEN UPDATE SET
@@ -45,15 +46,16 @@ WHEN MATCHED THEN UPDATE SET
     domain_id = staged.domain_id,
     url_filter = staged.url_filter,
     covered_start = staged.covered_start,
-    covered_end = staged.covered_end
+    covered_end = staged.covered_end,
+    window_source = staged.window_source
 WHEN NOT MATCHED THEN INSERT (
     load_id, run_id, table_name, source, window_start, window_end, status, started_at, finished_at,
     `rows`, pages, requests, retries, redacted_values, parse_errors, error, extra,
-    domain_id, url_filter, covered_start, covered_end
+    domain_id, url_filter, covered_start, covered_end, window_source
 ) VALUES (
     staged.load_id, staged.run_id, staged.table_name, staged.source, staged.window_start,
     staged.window_end, staged.status, staged.started_at, staged.finished_at, staged.`rows`,
     staged.pages, staged.requests, staged.retries, staged.redacted_values, staged.parse_errors,
     staged.error, staged.extra, staged.domain_id, staged.url_filter, staged.covered_start,
-    staged.covered_end
+    staged.covered_end, staged.window_source
 );

@@ -23,10 +23,12 @@ CREATE TABLE IF NOT EXISTS {{loads}} (
     domain_id VARCHAR,
     url_filter VARCHAR,
     covered_start TIMESTAMPTZ,
-    covered_end TIMESTAMPTZ
+    covered_end TIMESTAMPTZ,
+    window_source VARCHAR
 );
 -- Tables made before loads recorded their scope and coverage.
 ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS domain_id VARCHAR;
 ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS url_filter VARCHAR;
 ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS covered_start TIMESTAMPTZ;
 ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS covered_end TIMESTAMPTZ;
+ALTER TABLE {{loads}} ADD COLUMN IF NOT EXISTS window_source VARCHAR;

@@ -339,6 +339,7 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
             url_filter="/v1/rooms",
             covered_start=day(0).start + timedelta(hours=6),
             covered_end=day(0).end,
+            window_source="partition",
         )
     )
 
@@ -366,6 +367,7 @@ def test_audit_running_then_success_leaves_one_row_with_the_final_status(backend
         "url_filter": "/v1/rooms",
         "covered_start": day(0).start + timedelta(hours=6),
         "covered_end": day(0).end,
+        "window_source": "partition",
     }
 
 

@@ -75,3 +75,55 @@ def test_dag_run_loads_exactly_the_simulator_truth(
             assert status == int(record["status"])
     loads = con.execute("SELECT source, status, rows FROM daily_logs_loads ORDER BY source").fetchall()
     assert loads == [("api", "success", len(truth["api"])), ("webhook", "success", len(truth["webhook"]))]
+
+
+def test_example_dag_run_emits_an_asset_event_per_task_with_window_and_rows(
+    airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 18: the example DAG's tasks must emit Asset events, recorded in Airflow's metadata DB.
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    config = SimulatorConfig(
+        seed=12, start="2026-01-01T00:00:00Z", days=3, api_per_day=80, webhook_per_day=20
+    )
+    db_path = tmp_path / "events.duckdb"
+    with SimulatorServer(config) as server:
+        monkeypatch.setenv("DAILY_LOGS_DUCKDB_PATH", str(db_path))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DAILY_DEFAULT",
+            json.dumps({"conn_type": "daily", "host": server.base_url, "password": config.api_key}),
+        )
+        dag = _dagbag().get_dag(DAG_ID)
+        # Airflow normalizes the URI duckdb:///abs/path to duckdb:/abs/path.
+        outlets = {task.source: [outlet.uri for outlet in task.outlets] for task in dag.tasks}
+        assert outlets == {source: [f"duckdb:{db_path}/daily_{source}_logs"] for source in ("api", "webhook")}
+        run = dag.test(logical_date=datetime(2026, 1, 3, tzinfo=timezone.utc))
+        assert str(run.state) in {"success", "DagRunState.SUCCESS"}
+        rows = {
+            source: len(
+                server.simulator.truth(
+                    source,
+                    datetime(2026, 1, 2, tzinfo=timezone.utc),
+                    datetime(2026, 1, 3, tzinfo=timezone.utc),
+                )
+            )
+            for source in ("api", "webhook")
+        }
+
+    with create_session() as session:
+        events = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == DAG_ID)
+        ).all()
+    by_uri = {uri: extra for uri, extra in events}
+    assert set(by_uri) == {uri for uris in outlets.values() for uri in uris}
+    for source in ("api", "webhook"):
+        extra = by_uri[outlets[source][0]]
+        assert (extra["window_start"], extra["window_end"]) == (
+            "2026-01-02T00:00:00+00:00",
+            "2026-01-03T00:00:00+00:00",
+        )
+        assert extra["rows"] == rows[source] > 0 and extra["window_source"] == "data_interval"

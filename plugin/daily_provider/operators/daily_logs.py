@@ -12,21 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.configuration import conf
 from airflow.sdk import Asset, BaseOperator
 
-from daily_provider.compat import AirflowFailException
-from daily_provider.exceptions import DailyAPIError, DailyConfigError
+from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
@@ -41,27 +35,41 @@ from daily_provider.load import (
 )
 from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD
 from daily_provider.normalize import NormalizeConfig
-from daily_provider.operators.links import BigQueryTableLink
+from daily_provider.operators import events
+from daily_provider.operators.arguments import as_timedelta, fail_without_retries, is_templated, renamed
+from daily_provider.operators.lineage import (
+    Lineage,
+    LineageDataset,
+    LoadTarget,
+    daily_logs_dataset,
+    operator_lineage,
+)
+from daily_provider.operators.run_window import (
+    DEFAULT_PARTITION_KEY_FORMAT,
+    DEFAULT_PARTITION_WIDTH,
+    RunWindow,
+    window_for_run,
+)
 from daily_provider.scope import checked_source
 from daily_provider.warehouses.base import Warehouse
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
-from daily_provider.window import DEFAULT_SETTLE, Window, resolve_window, settle_wait, utc_now
+from daily_provider.window import DEFAULT_SETTLE, Window, settle_wait, utc_now
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from google.cloud import bigquery
 
-    from daily_provider.warehouses.bigquery import BigQueryWarehouse
+__all__ = [
+    "DailyLogsToDuckDBOperator",
+    "DailyLogsToWarehouseOperator",
+    "LineageDataset",
+    "LoadTarget",
+    "daily_logs_dataset",
+    "default_duckdb_path",
+]
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 DUCKDB_PATH_ENV = "DAILY_LOGS_DUCKDB_PATH"
-# google-cloud-bigquery's own variable for emulators (it sends requests there when set). Emulators
-# take no credentials, so with it set the BigQuery operator uses anonymous ones: local testing only.
-BIGQUERY_EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
-DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 1024**3
-LOGS_PATH = "/logs/api"
 
 
 def default_duckdb_path() -> str:
@@ -78,105 +86,28 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _as_timedelta(name: str, value: timedelta | float | None) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DailyConfigError(f"{name}={value!r} must be a timedelta or a number of seconds")
-    return timedelta(seconds=value)
+def __getattr__(name: str) -> Any:
+    # The BigQuery operator lives in its own module; importing it from here still works, lazily
+    # (an eager import would be circular: it subclasses the operator below).
+    if name in ("DailyLogsToBigQueryOperator", "BIGQUERY_EMULATOR_ENV", "DEFAULT_MAXIMUM_BYTES_BILLED"):
+        from daily_provider.operators import bigquery
 
-
-# Daily's answers that no retry changes: a bad or missing key, a malformed request, no permission.
-_FAIL_FAST_STATUSES = frozenset({400, 401, 403})
-
-
-@contextmanager
-def fail_without_retries() -> Iterator[None]:
-    """Turn configuration and authentication errors into AirflowFailException: the task fails at once.
-
-    A wrong key or a bad argument fails the same way on every try, so Airflow's retries (and their
-    backoff) would only delay the error. Everything else (429s that outlasted the client's retries,
-    5xx, network, a warehouse hiccup) stays retryable.
-    """
-    try:
-        yield
-    except DailyConfigError as exc:
-        raise AirflowFailException(f"bad configuration, not retried: {exc}") from exc
-    except DailyAPIError as exc:
-        if exc.status not in _FAIL_FAST_STATUSES:
-            raise
-        raise AirflowFailException(f"Daily refused the request, not retried: {exc}") from exc
-
-
-def _renamed(old_name: str, old_value: _T | None, new_name: str, new_value: _T | None) -> _T | None:
-    """``new_value``, or the deprecated ``old_value`` with a warning; both given is an error."""
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise DailyConfigError(f"give {new_name}= only; {old_name}= is its deprecated alias")
-    warnings.warn(
-        f"{old_name}= is deprecated and goes in the next release; use {new_name}= (the Google provider's name)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return old_value
-
-
-def _is_templated(value: object) -> bool:
-    return isinstance(value, str) and "{{" in value
-
-
-def _blank_to_none(value: str | None) -> str | None:
-    # A Variable template with an empty default renders "": that means "not set".
-    if value is None or not value.strip():
-        return None
-    return value.strip()
-
-
-@dataclass(frozen=True)
-class LineageDataset:
-    """An OpenLineage dataset: ``namespace`` (where) and ``name`` (what, inside it)."""
-
-    namespace: str
-    name: str
-
-
-@dataclass(frozen=True)
-class LoadTarget:
-    """The table a load wrote: its URI (the form the operators' Assets use) and its lineage dataset."""
-
-    uri: str
-    dataset: LineageDataset
-
-
-@dataclass(frozen=True)
-class _Lineage:
-    """What a finished load wrote, kept for ``get_openlineage_facets_on_complete``."""
-
-    target: LoadTarget
-    rows: int
-
-
-def daily_logs_dataset(base_url: str, source: str, url_filter: str | None = None) -> LineageDataset:
-    """The Daily logs endpoint as an OpenLineage dataset.
-
-    ``daily_logs_dataset("https://api.daily.co/v1", "api")`` is namespace ``https://api.daily.co``,
-    name ``/v1/logs/api?source=api``.
-    """
-    parts = urlsplit(base_url)
-    query = {"source": source, **({"url": url_filter} if url_filter else {})}
-    return LineageDataset(f"{parts.scheme}://{parts.netloc}", f"{parts.path}{LOGS_PATH}?{urlencode(query)}")
+        return getattr(bigquery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DailyLogsToWarehouseOperator(BaseOperator):
     """Load Daily logs of one source for one window into a warehouse table, replacing the window.
 
-    The window is the run's data interval unless ``start`` and ``end`` are given. Re-running a
-    window is a no-op in content; a failed run leaves the table as it was.
+    The window is ``start``/``end`` when given, else the run's partition (Airflow 3.2+:
+    ``[partition_date, partition_date + partition_width)``), else the run's data interval; the
+    summary's and the ledger's ``window_source`` say which. Re-running a window is a no-op in
+    content; a failed run leaves the table as it was.
 
     :param source: ``"api"`` (REST API calls) or ``"webhook"`` (webhook deliveries). (templated)
     :param table: Target table; default ``daily_<source>_logs``. (templated)
-    :param start: Window start (ISO-8601 with time zone); overrides the data interval. (templated)
+    :param start: Window start (ISO-8601 with time zone); overrides the partition and the data
+        interval. (templated)
     :param end: Window end, exclusive. (templated)
     :param daily_conn_id: Airflow connection of type ``daily`` (API key and base URL).
     :param url_filter: Only records whose ``url`` equals this (Daily's ``url`` query parameter). (templated)
@@ -192,6 +123,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param map_key_threshold: A path nobody declared is a map once its objects show more distinct
         keys than this (default 50); ``None`` turns the rule off. A path's decision is kept by the
         table: a path stored as one JSON column stays so in every later window.
+    :param default_map_paths: Declare Daily's known maps (presence by room name, SIP headers,
+        permissions); False leaves them to the key-count rule.
     :param staging_dir: Directory for the window's staging files (default: the system temp dir).
     :param requests_per_second: Client-side rate limit; overrides the connection's.
     :param max_retries: Retries of one request for 429/5xx/timeouts/dropped connections; overrides
@@ -206,8 +139,18 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     :param settle: How long after the window's end to wait before loading it (a timedelta or
         seconds): Daily writes some logs after their ``createdAt``. Default: the connection's
         ``settle_seconds`` extra, else 10 minutes; ``0`` loads at once.
+    :param partition_width: Width of the window of a partitioned run, from its ``partition_date``
+        (default one day: a daily ``CronPartitionTimetable``).
+    :param partition_key_format: How partition keys read and write days: the run's key is parsed
+        with it when the run has no ``partition_date``, and each UTC day the task replaced is added
+        to its Asset events as a key in it. Default ``%Y-%m-%dT%H:%M:%S``, CronPartitionTimetable's
+        default ``key_format``; give the DAG's if it sets another.
     :param deferrable: Wait for the window to settle by deferring to the triggerer (no worker slot
         is held) instead of sleeping in the task. Default: ``[operators] default_deferrable``.
+
+    Each Asset in ``outlets`` gets an event whose extra carries the table, the window, its source and
+    the rows; on Airflow 3.2+ the event is tagged with one partition key per UTC day replaced, for
+    consumers on ``PartitionedAssetTimetable`` (see ``daily_provider.operators.events``).
 
     A window Daily no longer fully has (retention) is replaced only from its oldest record on, or
     not at all: the summary's ``status`` is then ``partial`` or ``not_covered`` and the task succeeds.
@@ -235,6 +178,7 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         max_columns: int = 1000,
         map_paths: Mapping[str, bool] | Sequence[str] | None = None,
         map_key_threshold: int | None = DEFAULT_MAP_KEY_THRESHOLD,
+        default_map_paths: bool = True,
         staging_dir: str | None = None,
         requests_per_second: float | None = None,
         max_retries: int | None = None,
@@ -244,15 +188,23 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         range_mode: bool = False,
         range_step: timedelta = timedelta(days=1),
         settle: timedelta | float | None = None,
+        partition_width: timedelta = DEFAULT_PARTITION_WIDTH,
+        partition_key_format: str = DEFAULT_PARTITION_KEY_FORMAT,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not _is_templated(source):
+        if not is_templated(source):
             checked_source(source)
         if chunk_rows < 1:
             raise DailyConfigError(f"chunk_rows={chunk_rows} must be at least 1")
-        self.settle = _as_timedelta("settle", settle)
+        if partition_width <= timedelta(0):
+            raise DailyConfigError(
+                f"partition_width={partition_width} must be positive, e.g. timedelta(days=1)"
+            )
+        self.partition_width = partition_width
+        self.partition_key_format = partition_key_format
+        self.settle = as_timedelta("settle", settle)
         if self.settle is not None and self.settle < timedelta(0):
             raise DailyConfigError(f"settle={settle!r} must not be negative; give 0 to load at once")
         self.deferrable = deferrable
@@ -268,16 +220,19 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.max_columns = max_columns
         self.map_paths = map_paths
         self.map_key_threshold = map_key_threshold
+        self.default_map_paths = default_map_paths
         # Checked now: a mistyped path fails at DAG parse time, not in the task.
-        NormalizeConfig(map_paths=map_paths, map_key_threshold=map_key_threshold)
+        NormalizeConfig(
+            map_paths=map_paths, map_key_threshold=map_key_threshold, default_map_paths=default_map_paths
+        )
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
-        self.max_retries = _renamed("api_max_retries", api_max_retries, "max_retries", max_retries)
+        self.max_retries = renamed("api_max_retries", api_max_retries, "max_retries", max_retries)
         self.timeout = timeout
         self.use_anchors = use_anchors
         self.range_mode = range_mode
         self.range_step = range_step
-        self._lineage: _Lineage | None = None
+        self._lineage: Lineage | None = None
 
     # Subclasses say which warehouse to load and how its tables are named for lineage.
     def make_warehouse(self, context: Context, window: Window) -> Warehouse:
@@ -303,6 +258,7 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             max_columns=self.max_columns,
             map_paths=self.map_paths,
             map_key_threshold=self.map_key_threshold,
+            default_map_paths=self.default_map_paths,
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -316,7 +272,8 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             return self._load(context, self._window(context), self.make_hook())
 
     def _settle_then_load(self, context: Context) -> dict[str, Any]:
-        window = self._window(context)
+        run_window = self._window(context)
+        window = run_window.window
         hook = self.make_hook()
         settle = self.settle
         if settle is None:
@@ -339,16 +296,21 @@ class DailyLogsToWarehouseOperator(BaseOperator):
                 wait.total_seconds(),
             )
             sleep(wait.total_seconds())
-        return self._load(context, window, hook)
+        return self._load(context, run_window, hook)
 
-    def _window(self, context: Context) -> Window:
+    def _window(self, context: Context) -> RunWindow:
         checked_source(self.source)
-        return resolve_window(
-            self.start, self.end, context.get("data_interval_start"), context.get("data_interval_end")
+        return window_for_run(
+            context,
+            start=self.start,
+            end=self.end,
+            partition_width=self.partition_width,
+            partition_key_format=self.partition_key_format,
         )
 
-    def _load(self, context: Context, window: Window, hook: DailyHook) -> dict[str, Any]:
+    def _load(self, context: Context, run_window: RunWindow, hook: DailyHook) -> dict[str, Any]:
         self._lineage = None
+        window = run_window.window
         table = self.table or default_table(self.source)
         warehouse = self.make_warehouse(context, window)
         run_id = str(context.get("run_id") or "manual")
@@ -361,6 +323,7 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             staging_dir=self.staging_dir,
             url_filter=self.url_filter or "",
             use_anchors=self.use_anchors,
+            window_source=run_window.source,
         )
         try:
             summary: LoadSummary | RangeSummary
@@ -373,21 +336,22 @@ class DailyLogsToWarehouseOperator(BaseOperator):
             target = self.load_target(warehouse, table)
         finally:
             warehouse.close()
-        self._lineage = _Lineage(target=target, rows=summary.rows)
-        result = summary.as_dict()
-        extra: dict[str, Any] = {
-            "source": summary.source,
-            "table": summary.table,
-            "target": target.uri,
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
-            "rows": summary.rows,
-        }
+        self._lineage = Lineage(target=target, rows=summary.rows)
+        return self._announce(context, summary.as_dict(), target, run_window)
+
+    def _announce(
+        self, context: Context, result: dict[str, Any], target: LoadTarget, run_window: RunWindow
+    ) -> dict[str, Any]:
+        """Add the window's source to the summary and emit the outlets' Asset events."""
+        result["window_source"] = run_window.source
+        windows = result.get("windows", [result])  # range mode: one per piece
+        partitions = events.replaced_partitions(windows, self.partition_key_format)
+        result["partitions"] = list(partitions)
+        extra = events.event_extra(result, target=target.uri, run_window=run_window, partitions=partitions)
         outlet_events = context.get("outlet_events")
         if outlet_events is not None:
-            for outlet in self.outlets:
-                if isinstance(outlet, Asset):
-                    outlet_events[outlet].extra = extra
+            assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
+            events.emit(outlet_events, assets, extra, list(partitions))
         return result
 
     def daily_base_url(self) -> str:
@@ -399,34 +363,12 @@ class DailyLogsToWarehouseOperator(BaseOperator):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Report the Daily endpoint read and the table written (OpenLineage provider only).
 
-        Returns ``None`` when the provider is not installed or no load finished; the import happens
-        here so that tasks pay nothing for OpenLineage when it is absent.
+        Returns ``None`` when the provider is not installed or no load finished.
         """
-        try:
-            from airflow.providers.common.compat.openlineage.facet import (
-                Dataset,
-                OutputDataset,
-                OutputStatisticsOutputDatasetFacet,
-            )
-            from airflow.providers.openlineage.extractors import OperatorLineage
-        except ImportError:
-            return None
         if self._lineage is None:
             return None
-        lineage = self._lineage
         source = daily_logs_dataset(self.daily_base_url(), self.source, self.url_filter)
-        return OperatorLineage(
-            inputs=[Dataset(namespace=source.namespace, name=source.name)],
-            outputs=[
-                OutputDataset(
-                    namespace=lineage.target.dataset.namespace,
-                    name=lineage.target.dataset.name,
-                    outputFacets={
-                        "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=lineage.rows)
-                    },
-                )
-            ],
-        )
+        return operator_lineage(source, self._lineage)
 
 
 class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
@@ -438,9 +380,10 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
     :param threads: DuckDB ``threads`` for the load connection.
     :param lock_timeout: Seconds to wait for another load holding the same DuckDB file.
 
-    An Asset ``duckdb://<absolute path>/<table>`` is added to ``outlets`` when the path and table
-    are given and not templated; its event's extra carries the window and the row count. Lineage
-    names the table ``<table>`` in namespace ``duckdb://<absolute path>``.
+    Unless ``outlets`` are given, the Asset ``duckdb://<absolute path>/<table>`` is the task's outlet
+    (without ``duckdb_path``, the default path as the DAG is parsed); a templated path or table
+    gives no default outlet, since an Asset must be known at parse time: pass ``outlets=`` then.
+    Lineage names the table ``<table>`` in namespace ``duckdb://<absolute path>``.
     """
 
     template_fields: Sequence[str] = (*DailyLogsToWarehouseOperator.template_fields, "duckdb_path")
@@ -460,9 +403,10 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
         self.memory_limit = memory_limit
         self.threads = threads
         self.lock_timeout = lock_timeout
-        table = self.table or (None if _is_templated(self.source) else default_table(self.source))
-        if not self.outlets and table and duckdb_path and not _is_templated(table + duckdb_path):
-            path = Path(duckdb_path).expanduser().absolute()
+        table = self.table or (None if is_templated(self.source) else default_table(self.source))
+        outlet_path = duckdb_path or default_duckdb_path()
+        if not self.outlets and table and not is_templated(table + outlet_path):
+            path = Path(outlet_path).expanduser().absolute()
             self.outlets = [
                 Asset(name=f"duckdb.{path.stem}.{table}", uri=f"duckdb://{path.as_posix()}/{table}")
             ]
@@ -478,167 +422,3 @@ class DailyLogsToDuckDBOperator(DailyLogsToWarehouseOperator):
     def load_target(self, warehouse: Warehouse, table: str) -> LoadTarget:
         path = Path(self.duckdb_path or default_duckdb_path()).expanduser().absolute().as_posix()
         return LoadTarget(f"duckdb://{path}/{table}", LineageDataset(f"duckdb://{path}", table))
-
-
-class DailyLogsToBigQueryOperator(DailyLogsToWarehouseOperator):
-    """Load one window of Daily logs into a BigQuery table (needs the ``bigquery`` extra).
-
-    :param dataset_id: Dataset of the logs tables and ``daily_logs_loads``; it must exist. (templated)
-    :param project_id: Project of the dataset and the jobs; empty or ``None``: the credentials' (or the
-        Google Cloud connection's) default project. (templated)
-    :param location: Location of the dataset and jobs (e.g. ``"EU"``); empty or ``None``: inferred.
-        (templated)
-    :param gcp_conn_id: Airflow Google Cloud connection (needs the ``google`` extra); empty or
-        ``None``: Application Default Credentials. (templated)
-    :param impersonation_chain: Service account(s) to impersonate through ``gcp_conn_id``, as the
-        Google provider's operators take it (needs ``gcp_conn_id``). (templated)
-    :param dataset: Deprecated alias of ``dataset_id`` (kept for one release).
-    :param project: Deprecated alias of ``project_id`` (kept for one release).
-    :param maximum_bytes_billed: Fail any query that would bill more bytes; ``None`` disables the guard.
-    :param require_partition_filter: Tables this operator creates refuse queries without a
-        ``created_at`` filter.
-
-    Jobs get ids derived from dag, task, window and try (a retried call re-attaches to its job) and
-    labels naming dag, task and run. An Asset ``bigquery://<project>/<dataset>/<table>`` is added to
-    ``outlets`` when project, dataset and table are given and not templated. With
-    ``$BIGQUERY_EMULATOR_HOST`` set (e.g. ``http://127.0.0.1:9050``), the client talks to that
-    emulator without credentials: for local testing only.
-
-    The task's "BigQuery Table" button in the Airflow UI opens the table in the Google Cloud console
-    (once project, dataset and table are known: after the load, or from the rendered arguments).
-    """
-
-    template_fields: Sequence[str] = (
-        *DailyLogsToWarehouseOperator.template_fields,
-        "project_id",
-        "dataset_id",
-        "location",
-        "gcp_conn_id",
-        "impersonation_chain",
-    )
-    warehouse_label = "bigquery"
-    operator_extra_links = (BigQueryTableLink(),)
-
-    def __init__(
-        self,
-        *,
-        dataset_id: str | None = None,
-        project_id: str | None = None,
-        location: str | None = None,
-        gcp_conn_id: str | None = None,
-        impersonation_chain: str | Sequence[str] | None = None,
-        maximum_bytes_billed: int | None = DEFAULT_MAXIMUM_BYTES_BILLED,
-        require_partition_filter: bool = False,
-        dataset: str | None = None,
-        project: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if maximum_bytes_billed is not None and maximum_bytes_billed < 1:
-            raise DailyConfigError(
-                f"maximum_bytes_billed={maximum_bytes_billed} must be positive, or None to disable the guard"
-            )
-        dataset_id = _renamed("dataset", dataset, "dataset_id", dataset_id)
-        project_id = _renamed("project", project, "project_id", project_id)
-        if dataset_id is None:
-            raise DailyConfigError("dataset_id is required: the BigQuery dataset of the logs tables")
-        self.dataset_id = dataset_id
-        self.project_id = project_id
-        self.location = location
-        self.gcp_conn_id = gcp_conn_id
-        self.impersonation_chain = impersonation_chain
-        self.maximum_bytes_billed = maximum_bytes_billed
-        self.require_partition_filter = require_partition_filter
-        self._loaded_table: tuple[str, str, str] | None = None
-        table = self.table or (None if _is_templated(self.source) else default_table(self.source))
-        names = (project_id, dataset_id, table)
-        if not self.outlets and all(names) and not any(_is_templated(name) for name in names):
-            self.outlets = [
-                Asset(
-                    name=f"bigquery.{project_id}.{dataset_id}.{table}",
-                    uri=f"bigquery://{project_id}/{dataset_id}/{table}",
-                )
-            ]
-
-    @property
-    def dataset(self) -> str:
-        """Deprecated alias of :attr:`dataset_id`."""
-        return self.dataset_id
-
-    @property
-    def project(self) -> str | None:
-        """Deprecated alias of :attr:`project_id`."""
-        return self.project_id
-
-    def make_warehouse(self, context: Context, window: Window) -> Warehouse:
-        # Imported here: google-cloud-bigquery is an optional extra, and importing it costs time.
-        from daily_provider.warehouses.bigquery import BigQueryWarehouse, job_id_prefix, job_labels
-
-        ti = context["ti"]
-        project = _blank_to_none(self.project_id)
-        location = _blank_to_none(self.location)
-        client = self._emulator_client(project, location)
-        warehouse = BigQueryWarehouse(
-            project=project,
-            dataset=self.dataset_id,
-            location=location,
-            gcp_conn_id=_blank_to_none(self.gcp_conn_id),
-            impersonation_chain=self.impersonation_chain or None,
-            client=client,
-            maximum_bytes_billed=self.maximum_bytes_billed,
-            require_partition_filter=self.require_partition_filter,
-            job_id_prefix=job_id_prefix(dag_id=ti.dag_id, task_id=ti.task_id, window=window),
-            labels=job_labels(dag_id=ti.dag_id, task_id=ti.task_id, run_id=str(context["run_id"])),
-            try_number=ti.try_number,
-        )
-        if client is not None:
-            # The warehouse leaves a client it was given open; this one lives as long as the warehouse.
-            weakref.finalize(warehouse, client.close)
-        return warehouse
-
-    def load_target(self, warehouse: Warehouse, table: str) -> LoadTarget:
-        bigquery_warehouse: BigQueryWarehouse = warehouse  # type: ignore[assignment]
-        project = bigquery_warehouse.project or bigquery_warehouse.get_client().project
-        dataset = bigquery_warehouse.dataset
-        self._loaded_table = (project, dataset, table)
-        return LoadTarget(
-            f"bigquery://{project}/{dataset}/{table}",
-            LineageDataset("bigquery", f"{project}.{dataset}.{table}"),
-        )
-
-    def bigquery_table(self) -> tuple[str, str, str] | None:
-        """``(project, dataset, table)`` this task loads: the loaded table's once a load finished, else
-        the rendered arguments when all three are set (no project means the credentials' default,
-        known only after the load); ``None`` otherwise. Never raises: the extra link calls it."""
-        if self._loaded_table is not None:
-            return self._loaded_table
-        project, dataset = _blank_to_none(self.project_id), _blank_to_none(self.dataset_id)
-        table = _blank_to_none(self.table) or default_table(self.source)
-        if project is None or dataset is None or any(map(_is_templated, (project, dataset, table))):
-            return None
-        return project, dataset, table
-
-    def _emulator_client(self, project: str | None, location: str | None) -> bigquery.Client | None:
-        endpoint = os.environ.get(BIGQUERY_EMULATOR_ENV)
-        if not endpoint:
-            return None
-        if project is None:
-            raise DailyConfigError(
-                f"${BIGQUERY_EMULATOR_ENV}={endpoint} points BigQuery at an emulator, which has no default "
-                "project: set project_id= on the operator (or unset the variable to use real BigQuery)"
-            )
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import bigquery
-
-        log.warning(
-            "$%s is set: BigQuery requests go to the emulator at %s without credentials (local testing only)",
-            BIGQUERY_EMULATOR_ENV,
-            endpoint,
-        )
-        return bigquery.Client(
-            project=project,
-            location=location,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=endpoint),
-        )

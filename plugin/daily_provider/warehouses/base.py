@@ -95,6 +95,7 @@ class LoadRecord:
     url_filter: str | None = None
     covered_start: datetime | None = None
     covered_end: datetime | None = None
+    window_source: str | None = None  # where the window came from: arguments, partition or data_interval
 
 
 @runtime_checkable

@@ -51,6 +51,7 @@ LOADS_SCHEMA: dict[str, str] = {
     "url_filter": "STRING",
     "covered_start": "TIMESTAMP",
     "covered_end": "TIMESTAMP",
+    "window_source": "STRING",
 }
 CLUSTERING = ["source", "endpoint", "status"]
 

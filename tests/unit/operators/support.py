@@ -30,7 +30,13 @@ class FakeTaskInstance:
 
 @dataclass
 class AssetEvent:
+    """Airflow's outlet event accessor as the operators use it: ``extra`` and ``add_partitions``."""
+
     extra: dict[str, Any] = field(default_factory=dict)
+    partition_keys: set[str] = field(default_factory=set)
+
+    def add_partitions(self, keys: str | list[str]) -> None:
+        self.partition_keys.update([keys] if isinstance(keys, str) else keys)
 
 
 class OutletEvents:

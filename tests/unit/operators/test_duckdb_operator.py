@@ -78,9 +78,21 @@ def test_asset_event_extra_carries_table_window_and_rows(simulator: SimulatorSer
         "target": f"duckdb://{db}/daily_webhook_logs",
         "window_start": DAY1.isoformat(),
         "window_end": DAY2.isoformat(),
+        "window_source": "data_interval",
         "rows": result["rows"],
+        "partitions": {"2026-01-02T00:00:00": result["rows"]},
     }
     assert result["rows"] == len(truth_ids(simulator, "webhook", DAY1, DAY2)) > 0
+
+
+def test_without_a_path_the_outlet_is_the_default_duckdb_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAILY_LOGS_DUCKDB_PATH", str(tmp_path / "default.duckdb"))
+    task = DailyLogsToDuckDBOperator(task_id="load_api_logs")
+    assert task.outlets == [
+        Asset(name="duckdb.default.daily_api_logs", uri=f"duckdb://{tmp_path}/default.duckdb/daily_api_logs")
+    ]
 
 
 def test_no_default_asset_when_path_or_table_is_templated(tmp_path: Path) -> None:
@@ -193,6 +205,18 @@ def test_presence_rooms_stay_json_unless_the_map_path_is_undeclared(
     assert presence_columns(tmp_path / "flat.duckdb")
 
 
+def test_default_map_paths_false_leaves_presence_to_the_key_count_rule(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    # With the key-count rule off, only the declaration keeps presence whole.
+    declared = operator(tmp_path / "declared.duckdb", map_key_threshold=None)
+    declared.execute(make_context())
+    assert presence_columns(tmp_path / "declared.duckdb") == []
+    undeclared = operator(tmp_path / "none.duckdb", map_key_threshold=None, default_map_paths=False)
+    undeclared.execute(make_context())
+    assert presence_columns(tmp_path / "none.duckdb")
+
+
 def test_a_map_path_that_cannot_work_fails_when_the_dag_is_parsed(tmp_path: Path) -> None:
     with pytest.raises(DailyConfigError, match="map path"):
         operator(tmp_path / "logs.duckdb", map_paths=["payload.rooms"])
@@ -205,11 +229,11 @@ def test_the_xcom_keys_are_the_ones_the_readme_lists(simulator: SimulatorServer,
         "load_id", "run_id", "source", "table", "window_start", "window_end", "status", "covered_start",
         "covered_end", "domain_id", "rows", "pages", "requests", "retries", "duplicates_skipped",
         "redacted_values", "parse_errors", "seconds", "rows_per_second", "convention", "started_after",
-        "anchors_rejected",
+        "anchors_rejected", "window_source", "partitions",
     }  # fmt: skip
     assert (result["status"], result["covered_start"]) == ("success", DAY1.isoformat())
     ranged = operator(tmp_path / "range.duckdb", range_mode=True).execute(make_context())
     assert set(ranged) == {
         "source", "table", "range_start", "range_end", "rows", "requests", "pages", "retries", "seconds",
-        "convention", "started_after", "anchors_rejected", "windows",
+        "convention", "started_after", "anchors_rejected", "windows", "window_source", "partitions",
     }  # fmt: skip

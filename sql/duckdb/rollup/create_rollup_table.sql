@@ -1,0 +1,14 @@
+-- One UTC day of the Daily logs per row and name, rebuilt per partition by the example consumer DAG
+-- (daily_provider.rollup): source 'api' rows are endpoints (route templates, all methods), source
+-- 'webhook' rows are webhook event types; errors are statuses of 400 and up (api) or deliveries
+-- answered outside 200-299 or not at all (webhook).
+CREATE TABLE IF NOT EXISTS {{rollup}} (
+    day DATE NOT NULL,
+    source VARCHAR NOT NULL,
+    name VARCHAR,
+    requests BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    error_rate DOUBLE NOT NULL,
+    partition_key VARCHAR,
+    rebuilt_at TIMESTAMPTZ NOT NULL
+);
