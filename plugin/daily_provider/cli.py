@@ -25,7 +25,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from daily_provider import __version__
-from daily_provider.cli_format import ENVIRONMENT_EPILOG, EXIT_EPILOG, HelpFormatter
+from daily_provider.cli_format import (
+    ENVIRONMENT_EPILOG,
+    EXIT_EPILOG,
+    HelpFormatter,
+    ResultGoesToStdout,
+    error_line,
+    is_expected,
+)
 from daily_provider.exceptions import DailyError
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_SECOND
 from daily_provider.normalize import NormalizeConfig
@@ -45,7 +52,6 @@ DESCRIPTION = (
 )
 # Errors whose message says all a user needs (with DuckDB's: a file locked by another process, not
 # a database); any other exception is a bug, shown with its type.
-_EXPECTED_ERRORS = (DailyError, ValueError, OSError)
 
 
 def _subparser(
@@ -381,18 +387,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ResultGoesToStdout(logging.Filter):
-    """Drop load.py's closing result log line (success, partial or not covered): the command prints
-    that result on stdout itself. In Airflow that log line is the task's summary; here it would show
-    the same result twice.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from daily_provider.load import RESULT_RECORD
-
-        return not getattr(record, RESULT_RECORD, False)
-
-
 class Terminated(BaseException):
     """SIGTERM (a timeout, systemd, Kubernetes) raised as an exception, so a load records its attempt."""
 
@@ -401,19 +395,6 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(
         "stopped by SIGTERM; the window being loaded was left as it was and its attempt recorded as failed"
     )
-
-
-def _expected(exc: BaseException) -> bool:
-    duckdb = sys.modules.get("duckdb")  # not imported: the error cannot be DuckDB's
-    return isinstance(exc, _EXPECTED_ERRORS) or (duckdb is not None and isinstance(exc, duckdb.Error))
-
-
-def error_line(exc: BaseException) -> str:
-    """One line for ``exc``: its message with newlines folded, prefixed by its type if it is unexpected."""
-    message = " ".join(str(exc).split())
-    if _expected(exc) and message:
-        return message
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -428,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     load_log = logging.getLogger("daily_provider.load")
-    result_filter = _ResultGoesToStdout()
+    result_filter = ResultGoesToStdout()
     load_log.addFilter(result_filter)
     # Python's default SIGTERM handling exits at once and would leave the audit row 'running'.
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -443,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
-        hint = "" if _expected(exc) or args.verbose else " (run with -v for the traceback)"
+        hint = "" if is_expected(exc) or args.verbose else " (run with -v for the traceback)"
         print(f"daily-logs {args.command}: error: {error_line(exc)}{hint}", file=sys.stderr)
         return 1
     finally:

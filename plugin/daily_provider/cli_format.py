@@ -1,12 +1,17 @@
-"""Help text shared by ``daily-logs`` and ``python -m daily_provider.simulator``.
+"""How ``daily-logs`` (and ``python -m daily_provider.simulator``) talk: help text, error lines, results.
 
-One formatter so every option shows its default the same way, and the environment and exit statuses
-written once. Imports nothing heavy: building the parser must stay cheap for ``--help``.
+One formatter so every option shows its default the same way, the environment and exit statuses
+written once, one line per error, and each result printed once. Imports nothing heavy: building the
+parser must stay cheap for ``--help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+
+from daily_provider.exceptions import DailyError
 
 # Every variable the command line reads (grep os.environ in cli.py and load.py when adding one).
 ENVIRONMENT_EPILOG = """\
@@ -56,3 +61,32 @@ class HelpFormatter(argparse.HelpFormatter):
         ):
             return text
         return f"{text} (default: %(default)s)"
+
+
+_EXPECTED_ERRORS = (DailyError, ValueError, OSError)
+
+
+class ResultGoesToStdout(logging.Filter):
+    """Drop load.py's closing result log line (success, partial or not covered): the command prints
+    that result on stdout itself. In Airflow that log line is the task's summary; here it would show
+    the same result twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from daily_provider.load import RESULT_RECORD
+
+        return not getattr(record, RESULT_RECORD, False)
+
+
+def is_expected(exc: BaseException) -> bool:
+    """True for errors whose message says it all (bad input, I/O, Daily, DuckDB): no type prefix, no traceback hint."""
+    duckdb = sys.modules.get("duckdb")  # not imported: the error cannot be DuckDB's
+    return isinstance(exc, _EXPECTED_ERRORS) or (duckdb is not None and isinstance(exc, duckdb.Error))
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for ``exc``: its message with newlines folded, prefixed by its type if it is unexpected."""
+    message = " ".join(str(exc).split())
+    if is_expected(exc) and message:
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from daily_provider.compat import AirflowFailException
 from daily_provider.exceptions import DailyAPIError, DailyConfigError
+from daily_provider.scope import checked_source
 
 _T = TypeVar("_T")
 
@@ -67,3 +68,19 @@ def blank_to_none(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     return value.strip()
+
+
+def checked_arguments(
+    *, source: str, chunk_rows: int, partition_width: timedelta, settle: timedelta | float | None
+) -> timedelta | None:
+    """Check the operator's arguments that need no connection (at DAG parse time); the settle delay."""
+    if not is_templated(source):
+        checked_source(source)
+    if chunk_rows < 1:
+        raise DailyConfigError(f"chunk_rows={chunk_rows} must be at least 1")
+    if partition_width <= timedelta(0):
+        raise DailyConfigError(f"partition_width={partition_width} must be positive, e.g. timedelta(days=1)")
+    delay = as_timedelta("settle", settle)
+    if delay is not None and delay < timedelta(0):
+        raise DailyConfigError(f"settle={settle!r} must not be negative; give 0 to load at once")
+    return delay

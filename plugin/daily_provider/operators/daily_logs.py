@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.configuration import conf
 from airflow.sdk import Asset, BaseOperator
 
-from daily_provider.exceptions import DailyConfigError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.hooks.settings import DEFAULT_BASE_URL, base_url_from_connection, normalize_base_url
 from daily_provider.load import (
@@ -36,7 +35,7 @@ from daily_provider.load import (
 from daily_provider.maps import DEFAULT_MAP_KEY_THRESHOLD
 from daily_provider.normalize import NormalizeConfig
 from daily_provider.operators import events
-from daily_provider.operators.arguments import as_timedelta, fail_without_retries, is_templated, renamed
+from daily_provider.operators.arguments import checked_arguments, fail_without_retries, is_templated, renamed
 from daily_provider.operators.lineage import (
     Lineage,
     LineageDataset,
@@ -194,24 +193,18 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not is_templated(source):
-            checked_source(source)
-        if chunk_rows < 1:
-            raise DailyConfigError(f"chunk_rows={chunk_rows} must be at least 1")
-        if partition_width <= timedelta(0):
-            raise DailyConfigError(
-                f"partition_width={partition_width} must be positive, e.g. timedelta(days=1)"
-            )
-        self.partition_width = partition_width
-        self.partition_key_format = partition_key_format
-        self.settle = as_timedelta("settle", settle)
-        if self.settle is not None and self.settle < timedelta(0):
-            raise DailyConfigError(f"settle={settle!r} must not be negative; give 0 to load at once")
+        self.settle = checked_arguments(
+            source=source, chunk_rows=chunk_rows, partition_width=partition_width, settle=settle
+        )
+        # Checked now: a mistyped map path fails at DAG parse time, not in the task.
+        NormalizeConfig(
+            map_paths=map_paths, map_key_threshold=map_key_threshold, default_map_paths=default_map_paths
+        )
+        self.partition_width, self.partition_key_format = partition_width, partition_key_format
         self.deferrable = deferrable
         self.source = source
         self.table = table
-        self.start = start
-        self.end = end
+        self.start, self.end = start, end
         self.daily_conn_id = daily_conn_id
         self.url_filter = url_filter
         self.chunk_rows = chunk_rows
@@ -221,10 +214,6 @@ class DailyLogsToWarehouseOperator(BaseOperator):
         self.map_paths = map_paths
         self.map_key_threshold = map_key_threshold
         self.default_map_paths = default_map_paths
-        # Checked now: a mistyped path fails at DAG parse time, not in the task.
-        NormalizeConfig(
-            map_paths=map_paths, map_key_threshold=map_key_threshold, default_map_paths=default_map_paths
-        )
         self.staging_dir = staging_dir
         self.requests_per_second = requests_per_second
         self.max_retries = renamed("api_max_retries", api_max_retries, "max_retries", max_retries)
