@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from scripts.rollup_truth import expected_rollup
 
-from daily_provider.load import load_window
+from daily_provider.load import LoadSpec, load_window
 from daily_provider.rollup import rebuild_rollup_day, rollup_day
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.duckdb import DuckDBWarehouse
@@ -44,9 +44,8 @@ def loaded(tmp_path: Path):
             window = Window(DAY1 + timedelta(days=offset), DAY1 + timedelta(days=offset + 1))
             for source in ("api", "webhook"):
                 with DuckDBWarehouse(db) as warehouse:
-                    load_window(
-                        hook=hook, warehouse=warehouse, window=window, source=source, run_id="rollup-test"
-                    )
+                    spec = LoadSpec(source=source, run_id="rollup-test")
+                    load_window(hook=hook, warehouse=warehouse, window=window, spec=spec)
         yield db, server
 
 
@@ -97,8 +96,7 @@ def test_bigquery_rollup_of_a_day_equals_the_simulators_records(bq_client, bq_da
                 hook=hook,
                 warehouse=emulator_warehouse(bq_client, bq_dataset),
                 window=window,
-                source=source,
-                run_id="bq",
+                spec=LoadSpec(source=source, run_id="bq"),
             )
         wanted = expected_rollup(
             server.simulator.truth("api", window.start, window.end),
