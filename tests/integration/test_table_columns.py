@@ -60,26 +60,7 @@ def presence(window_number: int, index: int, rooms: list[str]) -> dict[str, Any]
 
 
 def test_presence_keyed_by_5000_room_names_over_10_windows_adds_no_room_column(warehouse, tmp_path):
-    for number in range(10):
-        window = day(number)
-        rooms = [room_name(number * 500 + offset) for offset in range(500)]
-        records = [
-            api_record(
-                window, index, method="GET", url="/v1/presence", response=presence(number, index, chunk)
-            )
-            for index, chunk in enumerate(rooms[start : start + 5] for start in range(0, 500, 5))
-        ]
-        # A room's own answer beside it: its fields do become columns.
-        records.append(
-            api_record(
-                window,
-                100,
-                method="GET",
-                url="/v1/rooms/standup-0001",
-                response={"name": "standup-0001", "config": {"maxParticipants": 4}},
-            )
-        )
-        load_records(warehouse, tmp_path, window, records, table=TABLE)
+    load_presence_windows(warehouse, tmp_path, NormalizeConfig())
     columns = flattened(warehouse)
     assert set(columns) == {"response__name", "response__config__max_participants"}
     assert not [name for name in columns if "standup" in name]
@@ -98,8 +79,9 @@ def test_presence_keyed_by_5000_room_names_over_10_windows_adds_no_room_column(w
     assert [p["duration"] for p in participants] == [60, 120]
 
 
-def presence_windows_without_the_declaration(warehouse, tmp_path, config: NormalizeConfig) -> None:
-    """10 windows of presence answers keyed by 5,000 room names, and a room's own answer beside them."""
+def load_presence_windows(warehouse, tmp_path, config: NormalizeConfig) -> None:
+    """10 windows of presence answers keyed by 5,000 room names, and a room's own answer beside them
+    (its fields do become columns)."""
     for number in range(10):
         window = day(number)
         rooms = [room_name(number * 500 + offset) for offset in range(500)]
@@ -125,7 +107,7 @@ def test_map_rule_at_a_body_root_catches_presence_when_nobody_declared_it(wareho
     # default_map_paths=False declares none of Daily's known maps: the rule alone ({path: False}
     # would say "never a map", which also overrules the rule).
     config = NormalizeConfig(default_map_paths=False)
-    presence_windows_without_the_declaration(warehouse, tmp_path, config)
+    load_presence_windows(warehouse, tmp_path, config)
     columns = flattened(warehouse)
     # The rule, per endpoint: presence's root is a map; the room's own answer still flattens.
     assert set(columns) == {"response__name", "response__config__max_participants"}
