@@ -119,9 +119,11 @@ def test_example_dag_run_emits_an_asset_event_per_task_with_window_and_rows(
             .where(AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == DAG_ID)
         ).all()
     by_uri = {uri: extra for uri, extra in events}
+    assert len(events) == len(by_uri)  # one event per task
     assert set(by_uri) == {uri for uris in outlets.values() for uri in uris}
     for source in ("api", "webhook"):
         extra = by_uri[outlets[source][0]]
+        assert extra["table"] == f"daily_{source}_logs"
         assert (extra["window_start"], extra["window_end"]) == (
             "2026-01-02T00:00:00+00:00",
             "2026-01-03T00:00:00+00:00",
