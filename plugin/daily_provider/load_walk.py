@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,6 +81,8 @@ class WalkLoader:
         # The walk's counters when the last window was done: each window counts what came after, so
         # the first one also counts the requests made before the walk (the key's domain).
         self.counted = RequestCounts()
+        # The table's map-body decisions, read once per walk and kept up to date as windows add some.
+        self._map_bodies: set[MapBody] | None = None
 
     def used_since_counted(self) -> RequestCounts:
         """What the walk used since the last window was done."""
@@ -105,9 +108,18 @@ class WalkLoader:
 
     def map_bodies(self) -> set[MapBody]:
         """The endpoints whose body the table keeps whole (``daily_logs_maps``), when it keeps any."""
+        if self._map_bodies is None:
+            self._map_bodies = set()
+            if isinstance(self.warehouse, MapStore):
+                self._map_bodies = self.warehouse.map_bodies(self.spec.table)
+        return set(self._map_bodies)
+
+    def save_map_bodies(self, bodies: Sequence[MapBody]) -> None:
+        """Record a window's new map bodies, before its replace: later windows must agree with it."""
         if isinstance(self.warehouse, MapStore):
-            return self.warehouse.map_bodies(self.spec.table)
-        return set()
+            self.warehouse.save_map_bodies(self.spec.table, bodies)
+        if self._map_bodies is not None:
+            self._map_bodies.update(bodies)
 
     def load(self, walked: Window, windows: list[Window]) -> list[LoadSummary]:
         """Walk ``walked`` once and load ``windows`` (newest first, tiling it), each replaced on its own."""
@@ -224,8 +236,7 @@ class WindowAttempt:
         covered = covered_part(self.window, reached_end=stats.reached_end, oldest_seen=stats.oldest_seen)
         try:
             staged = self.writer.finish()
-            if isinstance(walk.warehouse, MapStore):  # before the replace: later windows must agree
-                walk.warehouse.save_map_bodies(walk.spec.table, self.writer.new_map_bodies)
+            walk.save_map_bodies(self.writer.new_map_bodies)
             rows = 0
             if covered is not None:
                 rows = walk.warehouse.replace_window(scope=walk.scope.covering(covered), staged=staged)

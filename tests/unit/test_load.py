@@ -18,6 +18,7 @@ import pytest
 from daily_provider.exceptions import WarehouseError
 from daily_provider.hooks.daily import DailyHook
 from daily_provider.load import LoadSpec, LoadSummary, load_range, load_window
+from daily_provider.normalize import NormalizeConfig
 from daily_provider.scope import ReplaceScope
 from daily_provider.simulator import SimulatorConfig, SimulatorServer
 from daily_provider.warehouses.base import LoadRecord, StagedWindow
@@ -180,3 +181,28 @@ def test_a_spec_without_table_or_url_filter_loads_the_sources_table_and_every_ur
     spec = LoadSpec(source="webhook", run_id="r", table=None, url_filter=None)  # type: ignore[arg-type]
 
     assert (spec.table, spec.url_filter) == ("daily_webhook_logs", "")
+
+
+class CountingMapReads(DuckDBWarehouse):
+    """A DuckDB warehouse that counts how often the map-body decisions are read."""
+
+    reads = 0
+
+    def map_bodies(self, table: str) -> set[tuple[str, str, str]]:
+        self.reads += 1
+        return super().map_bodies(table)
+
+
+def test_a_range_walk_reads_the_map_decisions_once_and_later_windows_keep_earlier_ones(
+    server: SimulatorServer, tmp_path: Path
+) -> None:
+    # Every window of one range walk stages against the same decisions, plus those its earlier
+    # windows made; reading them again per window would be one more warehouse query each (BigQuery).
+    spec = LoadSpec(source="api", run_id="maps", config=NormalizeConfig(map_key_threshold=2))
+    with CountingMapReads(tmp_path / "logs.duckdb") as warehouse:
+        load_range(
+            hook=hook_for(server), warehouse=warehouse, window=Window(day(0).start, day(2).end), spec=spec
+        )
+        assert warehouse.reads == 1
+        decided = warehouse.map_bodies("daily_api_logs")
+    assert decided  # with a threshold of 2 keys, some endpoint's body became a map
